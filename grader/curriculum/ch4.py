@@ -1,0 +1,34 @@
+"""Chapter 4: backpropagation, optimisation and normalisation."""
+
+from grader.curriculum.model import Chapter, Exercise
+
+CHAPTER = Chapter(
+    id="ch4",
+    modules=("ch4_backprop",),
+    exercises=(
+        Exercise("linear_forward", points=2),
+        Exercise("linear_backward", points=4),
+        Exercise("relu_backward", points=3),
+        Exercise("sigmoid_backward", points=3),
+        Exercise("tanh_backward", points=3),
+        Exercise("softmax_cross_entropy", points=5),
+        Exercise("mlp_loss_and_grads", points=5),
+        Exercise("numerical_gradient", points=4),
+        Exercise("sgd_step", points=2),
+        Exercise("sgd_momentum_step", points=4),
+        Exercise("rmsprop_step", points=4),
+        Exercise("adam_step", points=5),
+        Exercise(
+            "batchnorm_forward",
+            points=5,
+            banned=("torch.nn.functional.batch_norm", "torch.batch_norm"),
+        ),
+        Exercise("batchnorm_backward", points=5),
+        Exercise(
+            "layernorm_forward",
+            points=4,
+            banned=("torch.nn.functional.layer_norm", "torch.layer_norm"),
+        ),
+        Exercise("layernorm_backward", points=5),
+    ),
+)
