@@ -72,6 +72,7 @@ def resolve_targets(targets: list[str] | tuple[str, ...]) -> list[Exercise]:
             if len(by_name) == 1:
                 wanted.add(by_name[0])
                 continue
-            close = difflib.get_close_matches(target, sorted(known | {e.name for e in exercises()}), n=3, cutoff=0.6)
-            raise UnknownTarget(raw, close)
+            ids_by_name = {e.name: e.id for e in exercises()}
+            close = difflib.get_close_matches(target, sorted(known | set(ids_by_name)), n=5, cutoff=0.6)
+            raise UnknownTarget(raw, list(dict.fromkeys(ids_by_name.get(c, c) for c in close))[:3])
     return [e for e in exercises() if e.id in wanted]

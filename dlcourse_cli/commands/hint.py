@@ -1,0 +1,41 @@
+"""`dlcourse hint EXERCISE [--level N]`: progressive hints, from a nudge to the key idea."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dlcourse_cli.errors import die
+from grader.messages import hints, text
+
+
+def hint(
+    exercise: Annotated[str, typer.Argument(help="An exercise id, e.g. ch4.linear_backward.")],
+    level: Annotated[int, typer.Option("--level", "-l", min=1, help="Show hints up to this level.")] = 1,
+) -> None:
+    """Show hints for one exercise, one level at a time."""
+    from dlcourse_cli import output
+    from grader.curriculum import UnknownTarget, resolve_targets
+
+    try:
+        found = resolve_targets([exercise])
+        if len(found) != 1:
+            raise UnknownTarget(exercise, [e.id for e in found[:3]])
+    except Exception as exc:  # noqa: BLE001
+        die(exc)
+    exercise_id = found[0].id
+    levels = hints(exercise_id)
+    out = output.console()
+    if not levels:
+        out.print(text("cli.no_hints", exercise=exercise_id))
+        return
+    shown = min(level, len(levels))
+    for i in range(shown):
+        out.print(f"[bold]{text('cli.hint_title', level=i + 1, total=len(levels), exercise=exercise_id, title=text(f'title.{exercise_id}'))}[/bold]")
+        out.print(levels[i], highlight=False, markup=False)
+        out.print()
+    if shown < len(levels):
+        out.print(text("cli.more_hints", exercise=exercise_id, next=shown + 1), style="dim")
+    else:
+        out.print(text("cli.last_hint"), style="dim")

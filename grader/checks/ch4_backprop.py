@@ -1,0 +1,686 @@
+"""Checks for chapter 4: backpropagation, optimiser steps, normalisation.
+
+Expected values come from PyTorch itself (autograd, torch.optim, F.batch_norm,
+F.layer_norm) or from the reference; known mistakes are recomputed here so feedback can
+name them.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.checks import exercise
+from grader.compare import expect_close
+from grader.precision import truth
+from grader.probes import FUNCTIONS
+from grader.strategies import float_dtypes, labels, learning_rates, positive_tensors, sizes, tensors
+from grader.wire import Probe
+
+ZEROS = (0.0, -0.0)
+
+
+def autograd(fn, *inputs: torch.Tensor, dout: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Gradients of <fn(*inputs), dout> with respect to every input, computed in float64
+    and returned in the inputs' dtype (the grader's truth)."""
+
+    def grads(dout, *inputs):
+        leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+        with torch.enable_grad():
+            out = fn(*leaves)
+            return tuple(g.detach() for g in torch.autograd.grad(out, leaves, dout))
+
+    return truth(grads, dout, *inputs)
+
+
+# --- linear layer -----------------------------------------------------------------------
+
+
+@st.composite
+def linear_case(draw, max_side: int = 5):
+    dtype = draw(float_dtypes())
+    n, d, m = draw(sizes(1, max_side)), draw(sizes(1, max_side)), draw(sizes(1, max_side))
+    x = draw(tensors((n, d), dtype))
+    W = draw(tensors((d, m), dtype))
+    b = draw(tensors((m,), dtype))
+    dout = draw(tensors((n, m), dtype))
+    return x, W, b, dout
+
+
+@exercise("ch4.linear_forward", points=2)
+@given(case=linear_case())
+def check_linear_forward_matches_reference(student, ref, case):
+    x, W, b, _ = case
+    expect_close(
+        student.linear_forward(x, W, b),
+        truth(ref.linear_forward, x, W, b),
+        name="out",
+        inputs=dict(x=x, W=W, b=b),
+        mistakes={"mistake.ch4.linear_forward.no_bias": x @ W},
+    )
+
+
+@exercise("ch4.linear_backward", points=3)
+@given(case=linear_case())
+def check_linear_backward_matches_autograd(student, ref, case):
+    x, W, b, dout = case
+    expected = autograd(lambda x, W, b: x @ W + b, x, W, b, dout=dout)
+    expect_close(
+        student.linear_backward(dout, x, W),
+        expected,
+        name=("dx", "dW", "db"),
+        inputs=dict(dout=dout, x=x, W=W),
+        batch=x.shape[0],
+        mistakes={"mistake.ch4.linear_backward.db_mean": (None, None, dout.mean(0))},
+    )
+
+
+@exercise("ch4.linear_backward", points=1, hidden=True)
+@given(case=linear_case(max_side=12))
+def check_linear_backward_larger_layers(student, ref, case):
+    x, W, b, dout = case
+    expect_close(student.linear_backward(dout, x, W), truth(ref.linear_backward, dout, x, W), name=("dx", "dW", "db"), batch=x.shape[0])
+
+
+# --- activations ------------------------------------------------------------------------
+
+
+@st.composite
+def activation_case(draw, scale=2.0, edges=ZEROS):
+    dtype = draw(float_dtypes())
+    shape = draw(st.sampled_from([(5,), (3, 4), (2, 3, 2)]))
+    return draw(tensors(shape, dtype)), draw(tensors(shape, dtype, scale=scale, edges=edges))
+
+
+@exercise("ch4.relu_backward", points=2)
+@given(case=activation_case(edges=()))
+def check_relu_backward_matches_autograd(student, ref, case):
+    dout, x = case
+    (expected,) = autograd(torch.relu, x, dout=dout)
+    expect_close(
+        student.relu_backward(dout, x),
+        expected,
+        name="dx",
+        inputs=dict(dout=dout, x=x),
+        mistakes={
+            "mistake.ch4.relu_backward.no_upstream": (x > 0).to(x.dtype),
+            "mistake.ch4.relu_backward.times_activation": dout * x.clamp(min=0),
+        },
+    )
+
+
+@exercise("ch4.relu_backward", points=1)
+@given(case=activation_case(edges=(0.0, 0.0, -0.0)))
+def check_relu_backward_is_zero_at_zero(student, ref, case):
+    dout, x = case
+    x = torch.cat([x.flatten(), torch.zeros(2, dtype=x.dtype)])
+    dout = torch.cat([dout.flatten(), torch.ones(2, dtype=x.dtype)])
+    expect_close(
+        student.relu_backward(dout, x),
+        truth(ref.relu_backward, dout, x),
+        name="dx",
+        inputs=dict(dout=dout, x=x),
+        mistakes={"mistake.ch4.relu_backward.grad_at_zero": dout * (x >= 0).to(x.dtype)},
+    )
+
+
+@exercise("ch4.sigmoid_backward", points=2)
+@given(case=activation_case())
+def check_sigmoid_backward_matches_autograd(student, ref, case):
+    dout, x = case
+    (expected,) = autograd(torch.sigmoid, x, dout=dout)
+    s = torch.sigmoid(x)
+    expect_close(
+        student.sigmoid_backward(dout, x),
+        expected,
+        name="dx",
+        inputs=dict(dout=dout, x=x),
+        mistakes={
+            "mistake.ch4.sigmoid_backward.formula_on_input": dout * x * (1 - x),
+            "mistake.ch4.sigmoid_backward.no_upstream": s * (1 - s),
+        },
+    )
+
+
+@exercise("ch4.sigmoid_backward", points=1)
+@given(dtype=float_dtypes(), big=st.sampled_from([30.0, 100.0, 500.0]))
+def check_sigmoid_backward_finite_in_the_tails(student, ref, dtype, big):
+    x = torch.tensor([-big, -big / 2, 0.0, big / 2, big], dtype=dtype)
+    dout = torch.ones_like(x)
+    (expected,) = autograd(torch.sigmoid, x, dout=dout)
+    expect_close(student.sigmoid_backward(dout, x), expected, name="dx", inputs=dict(dout=dout, x=x))
+
+
+@exercise("ch4.tanh_backward", points=2)
+@given(case=activation_case())
+def check_tanh_backward_matches_autograd(student, ref, case):
+    dout, x = case
+    (expected,) = autograd(torch.tanh, x, dout=dout)
+    expect_close(
+        student.tanh_backward(dout, x),
+        expected,
+        name="dx",
+        inputs=dict(dout=dout, x=x),
+        mistakes={
+            "mistake.ch4.tanh_backward.formula_on_input": dout * (1 - x * x),
+            "mistake.ch4.tanh_backward.not_squared": dout * (1 - torch.tanh(x)),
+            "mistake.ch4.tanh_backward.no_upstream": 1 - torch.tanh(x) ** 2,
+        },
+    )
+
+
+@exercise("ch4.tanh_backward", points=1)
+@given(dtype=float_dtypes(), big=st.sampled_from([20.0, 100.0, 1000.0]))
+def check_tanh_backward_finite_for_large_inputs(student, ref, dtype, big):
+    x = torch.tensor([-big, -1.0, 0.0, 1.0, big], dtype=dtype)
+    dout = torch.full_like(x, 2.0)
+    (expected,) = autograd(torch.tanh, x, dout=dout)
+    expect_close(student.tanh_backward(dout, x), expected, name="dx", inputs=dict(dout=dout, x=x))
+
+
+# --- softmax cross-entropy and the two-layer network --------------------------------------
+
+
+@st.composite
+def classification_case(draw, scale=3.0, max_n=6, max_c=5):
+    dtype = draw(float_dtypes())
+    n, c = draw(sizes(1, max_n)), draw(sizes(2, max_c))
+    return draw(tensors((n, c), dtype, scale=scale)), draw(labels(n, c))
+
+
+def _ce_autograd(logits, y):
+    def run(logits):
+        leaf = logits.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            loss = F.cross_entropy(leaf, y)
+            (grad,) = torch.autograd.grad(loss, leaf)
+        return loss.detach(), grad
+
+    return truth(run, logits)
+
+
+@exercise("ch4.softmax_cross_entropy", points=3)
+@given(case=classification_case())
+def check_softmax_cross_entropy_matches_pytorch(student, ref, case):
+    logits, y = case
+    loss, grad = _ce_autograd(logits, y)
+    n = logits.shape[0]
+    expect_close(
+        student.softmax_cross_entropy(logits, y),
+        (loss, grad),
+        name=("loss", "dlogits"),
+        inputs=dict(logits=logits, y=y),
+        batch=n,
+        mistakes={
+            "mistake.ch4.softmax_cross_entropy.loss_summed": (loss * n, None),
+            "mistake.ch4.softmax_cross_entropy.grad_not_averaged": (None, grad * n),
+        },
+    )
+
+
+@exercise("ch4.softmax_cross_entropy", points=1)
+@given(case=classification_case(scale=1.0), big=st.sampled_from([1e3, 1e4]))
+def check_softmax_cross_entropy_stable_for_large_logits(student, ref, case, big):
+    logits, y = case
+    logits = logits * big
+    expect_close(student.softmax_cross_entropy(logits, y), _ce_autograd(logits, y), name=("loss", "dlogits"), inputs=dict(logits=logits, y=y))
+
+
+@exercise("ch4.softmax_cross_entropy", points=1, hidden=True)
+@given(case=classification_case(max_n=40, max_c=12))
+def check_softmax_cross_entropy_larger_batches(student, ref, case):
+    logits, y = case
+    expect_close(student.softmax_cross_entropy(logits, y), _ce_autograd(logits, y), name=("loss", "dlogits"), batch=logits.shape[0])
+
+
+@st.composite
+def mlp_case(draw):
+    dtype = draw(float_dtypes())
+    n, d, h, c = draw(sizes(1, 6)), draw(sizes(1, 5)), draw(sizes(1, 6)), draw(sizes(2, 4))
+    params = {
+        "W1": draw(tensors((d, h), dtype)),
+        "b1": draw(tensors((h,), dtype, scale=0.5)),
+        "W2": draw(tensors((h, c), dtype)),
+        "b2": draw(tensors((c,), dtype, scale=0.5)),
+    }
+    return params, draw(tensors((n, d), dtype)), draw(labels(n, c))
+
+
+def _mlp_without_relu_mask(params, X, y):
+    """Gradients of a student who forgets to mask the gradient at the ReLU."""
+    h1 = torch.relu(X @ params["W1"] + params["b1"])
+    scores = h1 @ params["W2"] + params["b2"]
+    dscores = (torch.softmax(scores, dim=1) - F.one_hot(y, scores.shape[1]).to(scores.dtype)) / X.shape[0]
+    da1 = dscores @ params["W2"].T  # no mask
+    return None, {"W1": X.T @ da1, "b1": da1.sum(0)}
+
+
+def _mlp_autograd(params, X, y):
+    def run(params, X):
+        leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        with torch.enable_grad():
+            scores = torch.relu(X @ leaves["W1"] + leaves["b1"]) @ leaves["W2"] + leaves["b2"]
+            loss = F.cross_entropy(scores, y)
+            grads = torch.autograd.grad(loss, list(leaves.values()))
+        return loss.detach(), {k: g for k, g in zip(leaves, grads)}
+
+    return truth(run, params, X)
+
+
+@exercise("ch4.mlp_loss_and_grads", points=4)
+@given(case=mlp_case())
+def check_mlp_loss_and_grads_match_autograd(student, ref, case):
+    params, X, y = case
+    expect_close(
+        student.mlp_loss_and_grads(params, X, y),
+        _mlp_autograd(params, X, y),
+        name=("loss", "grads"),
+        inputs=dict(params=params, X=X, y=y),
+        batch=X.shape[0],
+        mistakes={"mistake.ch4.mlp_loss_and_grads.no_relu_mask": _mlp_without_relu_mask(params, X, y)},
+    )
+
+
+@exercise("ch4.mlp_loss_and_grads", points=1, hidden=True)
+@given(case=mlp_case(), shift=st.sampled_from([-3.0, 3.0]))
+def check_mlp_with_dead_and_live_units(student, ref, case, shift):
+    params, X, y = case
+    params = dict(params, b1=params["b1"] + shift)  # most hidden units all dead, or all live
+    expect_close(
+        student.mlp_loss_and_grads(params, X, y),
+        _mlp_autograd(params, X, y),
+        name=("loss", "grads"),
+        batch=X.shape[0],
+        mistakes={"mistake.ch4.mlp_loss_and_grads.no_relu_mask": _mlp_without_relu_mask(params, X, y)},
+    )
+
+
+# --- numerical gradient -----------------------------------------------------------------------
+
+
+@exercise("ch4.numerical_gradient", points=3)
+@given(
+    probe=st.sampled_from(sorted(FUNCTIONS)),
+    x=tensors(st.sampled_from([(3,), (2, 3)]), torch.float64),
+    h=st.sampled_from([1e-2, 1e-3, 1e-4]),
+)
+def check_numerical_gradient_matches_central_differences(student, ref, probe, x, h):
+    f = FUNCTIONS[probe]
+    expected = truth(ref.numerical_gradient, f, x, h)
+    forward = torch.stack([(f(x + h * e.reshape(x.shape)) - f(x)) / h for e in torch.eye(x.numel(), dtype=x.dtype)]).reshape(x.shape)
+    expect_close(
+        student.numerical_gradient(Probe(probe), x, h),
+        expected,
+        name="grad",
+        inputs=dict(f=probe, x=x, h=h),
+        rtol=1e-6,
+        atol=1e-7,
+        mistakes={
+            "mistake.ch4.numerical_gradient.divides_by_h": 2 * expected,
+            "mistake.ch4.numerical_gradient.forward_difference": forward,
+        },
+    )
+
+
+@exercise("ch4.numerical_gradient", points=1)
+@given(x=tensors((2, 2), torch.float64))
+def check_numerical_gradient_default_step_close_to_analytic(student, ref, x):
+    expected = 2 * x  # gradient of sum of squares
+    expect_close(student.numerical_gradient(Probe("sum_of_squares"), x), expected, name="grad", inputs=dict(f="sum_of_squares", x=x), rtol=1e-6, atol=1e-6)
+
+
+# --- optimiser steps --------------------------------------------------------------------------
+
+
+@st.composite
+def trajectory(draw, steps=4):
+    """A parameter and a few gradients: (w0, [dw_1, ..., dw_k])."""
+    dtype = draw(float_dtypes())
+    shape = draw(st.sampled_from([(3,), (2, 3)]))
+    w = draw(tensors(shape, dtype))
+    grads = [draw(tensors(shape, dtype, edges=(0.0, 1e-6))) for _ in range(steps)]
+    return w, grads
+
+
+def torch_optimizer_run(make, w0, grads, state_keys):
+    """Run a torch.optim optimizer over `grads` in float64; per step (w, *state)."""
+
+    def run(w0, grads):
+        p = torch.nn.Parameter(w0.clone())
+        opt = make([p])
+        out = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            state = opt.state[p]
+            # SGD without momentum keeps no buffer: its "velocity" is the gradient itself
+            out.append((p.detach().clone(), *[state[k].clone() if k in state else g.clone() for k in state_keys]))
+        return out
+
+    return truth(run, w0, grads)
+
+
+@exercise("ch4.sgd_step", points=2)
+@given(case=trajectory(steps=1), lr=learning_rates())
+def check_sgd_step_matches_torch_optim(student, ref, case, lr):
+    w, (dw,) = case
+    [(expected, _)] = torch_optimizer_run(lambda p: torch.optim.SGD(p, lr=lr), w, [dw], ["momentum_buffer"])
+    expect_close(
+        student.sgd_step(w, dw, lr),
+        expected,
+        name="w",
+        inputs=dict(w=w, dw=dw, lr=lr),
+        mistakes={"mistake.ch4.sgd_step.no_lr": w - dw, "mistake.ch4.sgd_step.sign": w + lr * dw},
+    )
+
+
+@exercise("ch4.sgd_momentum_step", points=3)
+@given(case=trajectory(), lr=learning_rates(), momentum=st.sampled_from([0.0, 0.5, 0.9]), nesterov=st.booleans())
+def check_sgd_momentum_matches_torch_optim(student, ref, case, lr, momentum, nesterov):
+    w0, grads = case
+    nesterov = nesterov and momentum > 0
+    expected = torch_optimizer_run(lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum, nesterov=nesterov), w0, grads, ["momentum_buffer"])
+    w, v = w0, torch.zeros_like(w0)
+    for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
+        v_new = momentum * v + dw
+        expect_close(
+            student.sgd_momentum_step(w, dw, v, lr, momentum, nesterov),
+            exp,
+            name=(f"w after step {t}", f"v after step {t}"),
+            inputs=dict(w=w, dw=dw, v=v, lr=lr, momentum=momentum, nesterov=nesterov),
+            mistakes={
+                "mistake.ch4.sgd_momentum_step.ignores_nesterov": (w - lr * v_new, None),
+                "mistake.ch4.sgd_momentum_step.dampened": (
+                    w - lr * ((momentum * v + (1 - momentum) * dw) if not nesterov else dw + momentum * (momentum * v + (1 - momentum) * dw)),
+                    momentum * v + (1 - momentum) * dw,
+                ),
+                "mistake.ch4.sgd_momentum_step.lr_in_velocity": (
+                    w - (momentum * v + lr * dw) if not nesterov else None,
+                    momentum * v + lr * dw,
+                ),
+            },
+        )
+        w, v = exp  # continue from the expected state, so each step is judged on its own
+
+
+@exercise("ch4.sgd_momentum_step", points=1, hidden=True)
+@given(case=trajectory(steps=8), lr=learning_rates())
+def check_sgd_nesterov_long_run(student, ref, case, lr):
+    w0, grads = case
+    expected = torch_optimizer_run(lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9, nesterov=True), w0, grads, ["momentum_buffer"])
+    w, v = w0, torch.zeros_like(w0)
+    for dw in grads:
+        w, v = student.sgd_momentum_step(w, dw, v, lr, 0.9, True)
+    expect_close((w, v), expected[-1], name=("w after 8 steps", "v after 8 steps"))
+
+
+@exercise("ch4.rmsprop_step", points=3)
+@given(case=trajectory(), lr=learning_rates(), alpha=st.sampled_from([0.9, 0.99]), eps=st.sampled_from([1e-8, 1e-3]))
+def check_rmsprop_matches_torch_optim(student, ref, case, lr, alpha, eps):
+    w0, grads = case
+    expected = torch_optimizer_run(lambda p: torch.optim.RMSprop(p, lr=lr, alpha=alpha, eps=eps), w0, grads, ["square_avg"])
+    w, s = w0, torch.zeros_like(w0)
+    for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
+        s_new = alpha * s + (1 - alpha) * dw * dw
+        expect_close(
+            student.rmsprop_step(w, dw, s, lr, alpha, eps),
+            exp,
+            name=(f"w after step {t}", f"s after step {t}"),
+            inputs=dict(w=w, dw=dw, s=s, lr=lr, alpha=alpha, eps=eps),
+            mistakes={
+                "mistake.ch4.rmsprop_step.eps_inside_sqrt": (w - lr * dw / (s_new + eps).sqrt(), None),
+                "mistake.ch4.rmsprop_step.alpha_swapped": (None, (1 - alpha) * s + alpha * dw * dw),
+                "mistake.ch4.rmsprop_step.old_average": (w - lr * dw / (s.sqrt() + eps), None),
+            },
+        )
+        w, s = exp
+
+
+@exercise("ch4.rmsprop_step", points=1, hidden=True)
+@given(case=trajectory(steps=6))
+def check_rmsprop_default_hyperparameters(student, ref, case):
+    w0, grads = case
+    expected = torch_optimizer_run(lambda p: torch.optim.RMSprop(p, lr=0.01), w0, grads, ["square_avg"])
+    w, s = w0, torch.zeros_like(w0)
+    for dw in grads:
+        w, s = student.rmsprop_step(w, dw, s, 0.01)
+    expect_close((w, s), expected[-1], name=("w after 6 steps", "s after 6 steps"))
+
+
+def _adam_mistakes(w, dw, m, v, t, lr, b1, b2, eps, wd):
+    g = dw + wd * w
+    m1, v1 = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+    no_correction = w - lr * m1 / (v1.sqrt() + eps)
+    decoupled = w - lr * ((b1 * m + (1 - b1) * dw) / (1 - b1**t)) / (((b2 * v + (1 - b2) * dw * dw) / (1 - b2**t)).sqrt() + eps) - lr * wd * w
+    off_by_one = w - lr * (m1 / (1 - b1 ** (t + 1))) / ((v1 / (1 - b2 ** (t + 1))).sqrt() + eps)
+    return {
+        "mistake.ch4.adam_step.no_bias_correction": (no_correction, None, None),
+        "mistake.ch4.adam_step.decoupled_decay": (decoupled, None, None),
+        "mistake.ch4.adam_step.t_off_by_one": (off_by_one, None, None),
+    }
+
+
+@exercise("ch4.adam_step", points=4)
+@given(
+    case=trajectory(),
+    lr=learning_rates(),
+    betas=st.sampled_from([(0.9, 0.999), (0.5, 0.9)]),
+    eps=st.sampled_from([1e-8, 1e-2]),
+    wd=st.sampled_from([0.0, 0.1]),
+)
+def check_adam_matches_torch_optim(student, ref, case, lr, betas, eps, wd):
+    w0, grads = case
+    b1, b2 = betas
+    expected = torch_optimizer_run(lambda p: torch.optim.Adam(p, lr=lr, betas=betas, eps=eps, weight_decay=wd), w0, grads, ["exp_avg", "exp_avg_sq"])
+    w, m, v = w0, torch.zeros_like(w0), torch.zeros_like(w0)
+    for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
+        expect_close(
+            student.adam_step(w, dw, m, v, t, lr, b1, b2, eps, wd),
+            exp,
+            name=(f"w after step {t}", f"m after step {t}", f"v after step {t}"),
+            inputs=dict(w=w, dw=dw, m=m, v=v, t=t, lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd),
+            mistakes=_adam_mistakes(w, dw, m, v, t, lr, b1, b2, eps, wd),
+        )
+        w, m, v = exp
+
+
+@exercise("ch4.adam_step", points=1, hidden=True)
+@given(case=trajectory(steps=10), lr=learning_rates())
+def check_adam_ten_steps_with_defaults(student, ref, case, lr):
+    w0, grads = case
+    expected = torch_optimizer_run(lambda p: torch.optim.Adam(p, lr=lr), w0, grads, ["exp_avg", "exp_avg_sq"])
+    w, m, v = w0, torch.zeros_like(w0), torch.zeros_like(w0)
+    for t, dw in enumerate(grads, start=1):
+        w, m, v = student.adam_step(w, dw, m, v, t, lr)
+    expect_close((w, m, v), expected[-1], name=("w after 10 steps", "m after 10 steps", "v after 10 steps"))
+
+
+# --- normalisation ------------------------------------------------------------------------------
+
+
+# normalisation divides by a standard deviation that may be small: float32 answers carry
+# rounding error amplified by 1 / sigma, so they get a looser (still tight) tolerance
+NORM_TOLERANCE = {torch.float64: {}, torch.float32: {"rtol": 1e-3, "atol": 2e-4}}
+
+
+@st.composite
+def norm_case(draw, min_n=2, max_n=6, offset=0.0):
+    dtype = draw(float_dtypes())
+    n, d = draw(sizes(min_n, max_n)), draw(sizes(1, 5))
+    x = draw(tensors((n, d), dtype, scale=2.0)) + offset
+    gamma = draw(tensors((d,), dtype))
+    beta = draw(tensors((d,), dtype))
+    return x, gamma, beta
+
+
+@st.composite
+def batchnorm_case(draw):
+    x, gamma, beta = draw(norm_case())
+    d = x.shape[1]
+    running_mean = draw(tensors((d,), x.dtype))
+    running_var = draw(positive_tensors((d,), x.dtype))
+    momentum = draw(st.sampled_from([0.1, 0.5]))
+    return x, gamma, beta, running_mean, running_var, momentum
+
+
+def _batch_norm(x, gamma, beta, rm, rv, momentum, eps, training):
+    def run(x, gamma, beta, rm, rv):
+        rm, rv = rm.clone(), rv.clone()
+        out = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=momentum, eps=eps)
+        return out, rm, rv
+
+    return truth(run, x, gamma, beta, rm, rv)
+
+
+@exercise("ch4.batchnorm_forward", points=3)
+@given(case=batchnorm_case(), eps=st.sampled_from([1e-5, 1e-2]))
+def check_batchnorm_training_matches_pytorch(student, ref, case, eps):
+    x, gamma, beta, rm, rv, momentum = case
+    n = x.shape[0]
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    expect_close(
+        student.batchnorm_forward(x, gamma, beta, rm, rv, momentum, eps, True),
+        _batch_norm(x, gamma, beta, rm, rv, momentum, eps, True),
+        name=("out", "running_mean", "running_var"),
+        inputs=dict(x=x, gamma=gamma, beta=beta, running_mean=rm, running_var=rv, momentum=momentum, eps=eps),
+        mistakes={
+            "mistake.ch4.batchnorm_forward.unbiased_normalisation": ((x - mean) / (_unbiased_var(x, 0) + eps).sqrt() * gamma + beta, None, None),
+            "mistake.ch4.batchnorm_forward.running_var_biased": (None, None, (1 - momentum) * rv + momentum * var),
+            "mistake.ch4.batchnorm_forward.momentum_swapped": (None, momentum * rm + (1 - momentum) * mean, momentum * rv + (1 - momentum) * var * n / (n - 1)),
+        },
+    )
+
+
+@exercise("ch4.batchnorm_forward", points=2)
+@given(case=batchnorm_case())
+def check_batchnorm_eval_uses_running_statistics(student, ref, case):
+    x, gamma, beta, rm, rv, momentum = case
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    expect_close(
+        student.batchnorm_forward(x, gamma, beta, rm, rv, momentum, 1e-5, False),
+        _batch_norm(x, gamma, beta, rm, rv, momentum, 1e-5, False),
+        name=("out", "running_mean", "running_var"),
+        inputs=dict(x=x, gamma=gamma, beta=beta, running_mean=rm, running_var=rv, training=False),
+        mistakes={"mistake.ch4.batchnorm_forward.eval_uses_batch_stats": ((x - mean) / (var + 1e-5).sqrt() * gamma + beta, None, None)},
+    )
+
+
+def _norm_backward(kind, dout, x, gamma, eps):
+    def forward(x, gamma, beta):
+        if kind == "batch":
+            return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+        return F.layer_norm(x, x.shape[-1:], gamma, beta, eps)
+
+    return autograd(forward, x, gamma, torch.zeros_like(gamma), dout=dout)
+
+
+def _norm_mistakes(kind, dout, x, gamma, eps):
+    """Gradients of the usual normalisation-backward mistakes, as (dx, dgamma, dbeta)."""
+    dim = 0 if kind == "batch" else -1
+    other = -1 if kind == "batch" else 0
+
+    def textbook(dout, x, gamma, dim, unbiased):
+        """The usual closed form, with the statistics taken over `dim`."""
+        var = _unbiased_var(x, dim) if unbiased else x.var(dim, unbiased=False, keepdim=True)
+        inv_std = (var + eps).rsqrt()
+        xhat = (x - x.mean(dim, keepdim=True)) * inv_std
+        g = dout * gamma
+        dx = inv_std * (g - g.mean(dim, keepdim=True) - xhat * (g * xhat).mean(dim, keepdim=True))
+        return dx, (dout * xhat).sum(0), dout.sum(0)
+
+    def constant_stats(dout, x, gamma):
+        return dout * gamma * (x.var(dim, unbiased=False, keepdim=True) + eps).rsqrt()
+
+    name = f"mistake.ch4.{kind}norm_backward"
+    out = {
+        f"{name}.{'ignores_batch_statistics' if kind == 'batch' else 'ignores_row_statistics'}": (truth(constant_stats, dout, x, gamma), None, None),
+        f"{name}.unbiased_variance": truth(textbook, dout, x, gamma, dim, True),
+    }
+    if kind == "layer":
+        out[f"{name}.batch_axis"] = (truth(textbook, dout, x, gamma, other, False)[0], None, None)
+    return out
+
+
+def _unbiased_var(x, dim):
+    """x.var(dim) with N - 1, NaN (not a warning) when there is a single entry."""
+    n = x.shape[dim]
+    centred = x - x.mean(dim, keepdim=True)
+    return (centred * centred).sum(dim, keepdim=True) / (n - 1) if n > 1 else torch.full_like(centred.sum(dim, keepdim=True), float("nan"))
+
+
+@exercise("ch4.batchnorm_backward", points=4)
+@given(case=norm_case(), eps=st.sampled_from([1e-5, 1e-1]))
+def check_batchnorm_backward_matches_autograd(student, ref, case, eps):
+    x, gamma, _ = case
+    dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(x.numel()), dtype=torch.float64).to(x.dtype)
+    expect_close(
+        student.batchnorm_backward(dout, x, gamma, eps),
+        _norm_backward("batch", dout, x, gamma, eps),
+        name=("dx", "dgamma", "dbeta"),
+        inputs=dict(dout=dout, x=x, gamma=gamma, eps=eps),
+        batch=x.shape[0],
+        mistakes=_norm_mistakes("batch", dout, x, gamma, eps),
+        **NORM_TOLERANCE[x.dtype],
+    )
+
+
+@exercise("ch4.batchnorm_backward", points=1, hidden=True)
+@given(case=norm_case(min_n=8, max_n=32))
+def check_batchnorm_backward_larger_batches(student, ref, case):
+    x, gamma, beta = case
+    expect_close(student.batchnorm_backward(beta.expand_as(x).contiguous(), x, gamma), _norm_backward("batch", beta.expand_as(x), x, gamma, 1e-5), name=("dx", "dgamma", "dbeta"), batch=x.shape[0])
+
+
+@exercise("ch4.layernorm_forward", points=3)
+@given(case=norm_case(min_n=1), eps=st.sampled_from([1e-5, 1e-2]))
+def check_layernorm_matches_pytorch(student, ref, case, eps):
+    x, gamma, beta = case
+    mean = x.mean(-1, keepdim=True)
+    over_batch = (x - x.mean(0)) / (x.var(0, unbiased=False) + eps).sqrt() * gamma + beta
+    expect_close(
+        student.layernorm_forward(x, gamma, beta, eps),
+        truth(F.layer_norm, x, x.shape[-1:], gamma, beta, eps),
+        name="out",
+        inputs=dict(x=x, gamma=gamma, beta=beta, eps=eps),
+        mistakes={
+            "mistake.ch4.layernorm_forward.unbiased_variance": (x - mean) / (_unbiased_var(x, -1) + eps).sqrt() * gamma + beta,
+            "mistake.ch4.layernorm_forward.eps_outside_sqrt": (x - mean) / (x.var(-1, unbiased=False, keepdim=True).sqrt() + eps) * gamma + beta,
+            "mistake.ch4.layernorm_forward.normalises_batch_dim": over_batch,
+        },
+        **NORM_TOLERANCE[x.dtype],
+    )
+
+
+@exercise("ch4.layernorm_forward", points=1)
+@given(case=norm_case(min_n=1, offset=1000.0))
+def check_layernorm_with_a_large_offset(student, ref, case):
+    x, gamma, beta = case
+    expect_close(student.layernorm_forward(x, gamma, beta), truth(F.layer_norm, x, x.shape[-1:], gamma, beta, 1e-5), name="out", inputs=dict(x=x, gamma=gamma, beta=beta), rtol=1e-3, atol=1e-3)
+
+
+@exercise("ch4.layernorm_backward", points=4)
+@given(case=norm_case(min_n=1), eps=st.sampled_from([1e-5, 1e-1]))
+def check_layernorm_backward_matches_autograd(student, ref, case, eps):
+    x, gamma, _ = case
+    dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(x.numel()), dtype=torch.float64).to(x.dtype)
+    expect_close(
+        student.layernorm_backward(dout, x, gamma, eps),
+        _norm_backward("layer", dout, x, gamma, eps),
+        name=("dx", "dgamma", "dbeta"),
+        inputs=dict(dout=dout, x=x, gamma=gamma, eps=eps),
+        batch=x.shape[0],
+        mistakes=_norm_mistakes("layer", dout, x, gamma, eps),
+        **NORM_TOLERANCE[x.dtype],
+    )
+
+
+@exercise("ch4.layernorm_backward", points=1, hidden=True)
+@given(case=norm_case(min_n=1, max_n=16))
+def check_layernorm_backward_wider_rows(student, ref, case):
+    x, gamma, beta = case
+    x = torch.cat([x, x * 2], dim=1)
+    gamma = torch.cat([gamma, gamma])
+    dout = torch.ones_like(x)
+    expect_close(student.layernorm_backward(dout, x, gamma), _norm_backward("layer", dout, x, gamma, 1e-5), name=("dx", "dgamma", "dbeta"))

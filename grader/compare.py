@@ -1,0 +1,200 @@
+"""Compare a student's answer with the expected one and say what is wrong.
+
+`expect_close(got, expected, name=..., inputs=..., mistakes=...)` walks tuples, lists
+and dicts, then checks each tensor's type, shape, dtype and values. The first difference
+raises `CheckFailure` with a catalogue key (the kind of mistake: wrong sign, transposed,
+off by a factor of N, a known mistake of this exercise...) and, separately, what only a
+public check may show (inputs, expected and got values).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from grader import diagnose
+from grader.precision import close, tolerance
+
+class CheckFailure(AssertionError):
+    """A check found a wrong answer. `key`/`params` name the catalogue message (safe to show
+    for hidden checks); `reveal` holds inputs and values, shown only for public checks."""
+
+    def __init__(self, key: str, params: dict | None = None, reveal: dict | None = None):
+        self.key = key
+        self.params = params or {}
+        self.reveal = reveal or {}
+        super().__init__(f"{key} {self.params}")
+
+
+def fail(key: str, reveal: dict | None = None, **params: object) -> None:
+    raise CheckFailure(key, params, reveal)
+
+
+def expect(condition: bool, key: str, reveal: dict | None = None, **params: object) -> None:
+    """Fail with `key` unless `condition` holds (for property checks)."""
+    if not condition:
+        fail(key, reveal, **params)
+
+
+@dataclass
+class _Context:
+    inputs: dict | None
+    mistakes: dict | None
+    rtol: float | None
+    atol: float | None
+    batch: int | None
+
+
+def expect_close(
+    got: object,
+    expected: object,
+    *,
+    name: str | tuple[str, ...] = "output",
+    inputs: dict | None = None,
+    mistakes: dict[str, object] | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    batch: int | None = None,
+) -> None:
+    """Assert that `got` matches `expected`, leaf by leaf.
+
+    name: what the student calls the output; a tuple names the items of a tuple output
+        (`("dx", "dW", "db")`).
+    inputs: the call's inputs, revealed on public checks.
+    mistakes: catalogue key -> the output a known mistake would give (same structure as
+        `expected`, None where the mistake changes nothing); a wrong leaf that matches
+        one gets that key's explanation.
+    batch: the batch size, so a result off by a factor of N is recognised.
+
+    Structure, shapes and dtypes of every leaf are checked before any value, so a
+    transposed gradient is reported as such rather than through its effect on others.
+    """
+    ctx = _Context(inputs, mistakes, rtol, atol, batch)
+    if isinstance(name, tuple):
+        if not isinstance(expected, tuple):
+            raise TypeError("a tuple of names needs a tuple output")
+        if not isinstance(got, (tuple, list)):
+            fail("compare.not_sequence", _reveal(ctx), name="output", count=len(expected), got=diagnose.type_name(got))
+        if len(got) != len(expected):
+            fail("compare.length", _reveal(ctx), name="output", count=len(expected), got=len(got))
+        leaves = []
+        for i, (g, e) in enumerate(zip(got, expected)):
+            leaves += _leaves(g, e, name[i], (i,), ctx)
+    else:
+        leaves = _leaves(got, expected, name, (), ctx)
+    for leaf in leaves:
+        _structure(*leaf, ctx)
+    wrong = [leaf for leaf in leaves if not _value_ok(*leaf, ctx)]
+    if wrong:
+        others = [path for _, _, path, _ in wrong[1:]]
+        _value_failure(*wrong[0], ctx, others)
+
+
+def _leaves(got: object, expected: object, path: str, where: tuple, ctx: _Context) -> list:
+    """Flatten matching containers into (got, expected, path, where) leaves; a container
+    whose type or length differs fails at once."""
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)):
+            fail("compare.not_sequence", _reveal(ctx), name=path, count=len(expected), got=diagnose.type_name(got))
+        if len(got) != len(expected):
+            fail("compare.length", _reveal(ctx), name=path, count=len(expected), got=len(got))
+        out = []
+        for i, (g, e) in enumerate(zip(got, expected)):
+            out += _leaves(g, e, f"{path}[{i}]", where + (i,), ctx)
+        return out
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            fail("compare.type", _reveal(ctx), name=path, expected="dict", got=diagnose.type_name(got))
+        missing = sorted(set(expected) - set(got))
+        if missing:
+            fail("compare.missing_keys", _reveal(ctx), name=path, keys=", ".join(missing))
+        out = []
+        for k in expected:
+            out += _leaves(got[k], expected[k], f"{path}[{k!r}]", where + (k,), ctx)
+        return out
+    return [(got, expected, path, where)]
+
+
+def _structure(got: object, expected: object, path: str, where: tuple, ctx: _Context) -> None:
+    if not isinstance(expected, torch.Tensor):
+        return
+    if not isinstance(got, torch.Tensor):
+        fail("compare.not_tensor", _reveal(ctx), name=path, got=diagnose.type_name(got))
+    if got.shape != expected.shape:
+        key, params = diagnose.shape_mistake(got, expected)
+        fail(key, _reveal(ctx) | _values(got, expected), name=path, got=tuple(got.shape), expected=tuple(expected.shape), **params)
+    if got.dtype != expected.dtype:
+        fail("compare.dtype", _reveal(ctx), name=path, got=str(got.dtype).replace("torch.", ""), expected=str(expected.dtype).replace("torch.", ""))
+
+
+def _value_ok(got: object, expected: object, path: str, where: tuple, ctx: _Context) -> bool:
+    if isinstance(expected, torch.Tensor):
+        if expected.dtype == torch.bool or not expected.dtype.is_floating_point:
+            return bool((got == expected).all())
+        return bool(close(got, expected, *_tolerance(expected, ctx)).all())
+    if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(got) and math.isnan(expected))
+    return type(got) is type(expected) and got == expected
+
+
+def _tolerance(expected: torch.Tensor, ctx: _Context) -> tuple[float, float]:
+    rtol, atol = tolerance(expected.dtype)
+    return (ctx.rtol if ctx.rtol is not None else rtol, ctx.atol if ctx.atol is not None else atol)
+
+
+def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: _Context, others: list[str]) -> None:
+    also = {"also": ", ".join(others)} if others else {}
+    if not isinstance(expected, torch.Tensor):
+        reveal = _reveal(ctx) | {"expected": repr(expected)[:500], "got": repr(got)[:500]}
+        if type(got) is not type(expected) and not (isinstance(expected, float) and isinstance(got, int)):
+            fail("compare.type", reveal, name=path, expected=diagnose.type_name(expected), got=diagnose.type_name(got))
+        fail("compare.value", reveal | also, name=path)
+    if expected.dtype == torch.bool or not expected.dtype.is_floating_point:
+        wrong = got != expected
+        index = tuple(int(i) for i in wrong.nonzero()[0])
+        fail("compare.mismatch_exact", _reveal(ctx) | _values(got, expected, index) | also, name=path, count=int(wrong.sum()), total=expected.numel(), index=index)
+    rtol, atol = _tolerance(expected, ctx)
+    bad = ~close(got, expected, rtol, atol)
+    error = (got.double() - expected.double()).abs()
+    error = torch.where(bad, torch.nan_to_num(error, nan=math.inf), torch.zeros_like(error))
+    index = tuple(int(i) for i in torch.unravel_index(error.argmax(), error.shape)) if error.dim() else ()
+    key, params = diagnose.value_mistake(got, expected, bad, ctx.batch, _leaf(ctx.mistakes, where), (rtol, atol))
+    fail(
+        key,
+        _reveal(ctx) | _values(got, expected, index) | also,
+        name=path,
+        index=index,
+        error=float(error.max()),
+        count=int(bad.sum()),
+        total=expected.numel(),
+        **params,
+    )
+
+
+def _leaf(mistakes: dict | None, where: tuple) -> dict[str, torch.Tensor]:
+    """The part of each known-mistake output at the same place as the failing leaf."""
+    if not mistakes:
+        return {}
+    out = {}
+    for key, candidate in mistakes.items():
+        try:
+            for step in where:
+                candidate = candidate[step]
+        except (IndexError, KeyError, TypeError):
+            continue
+        if isinstance(candidate, torch.Tensor):
+            out[key] = candidate
+    return out
+
+
+def _reveal(ctx: _Context) -> dict:
+    return {"inputs": diagnose.show(ctx.inputs)} if ctx.inputs else {}
+
+
+def _values(got: torch.Tensor, expected: torch.Tensor, index: tuple | None = None) -> dict:
+    out = {"expected": diagnose.show(expected), "got": diagnose.show(got)}
+    if index is not None and index != () and got.shape == expected.shape:
+        out["at"] = f"{index}: expected {expected[index].item():.6g}, got {got[index].item():.6g}"
+    return out

@@ -1,0 +1,119 @@
+"""Recognise the pattern behind a wrong answer, so feedback names the likely mistake.
+
+Each function returns a catalogue key and its parameters. Known mistakes of one
+exercise (passed by its check) come first; then patterns that hold for any output:
+the wrong sign, a transpose, a constant factor (N: sum instead of mean), NaN or inf
+from an unstable formula, all zeros, a wrong part.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grader.precision import close
+
+def type_name(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    from grader.wire import Unsupported
+
+    if isinstance(value, Unsupported):
+        return f"a {value.type_name}"
+    return f"a {type(value).__name__}"
+
+
+def show(value: object, limit: int = 1200) -> str:
+    """A short, readable rendering of inputs or values for public feedback."""
+    if isinstance(value, dict):
+        text = "\n".join(f"{k} = {show(v, limit // max(1, len(value)))}" for k, v in value.items())
+    elif isinstance(value, torch.Tensor):
+        with _printoptions():
+            text = repr(value) if value.numel() <= 64 else f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _printoptions:
+    def __enter__(self) -> None:
+        torch.set_printoptions(precision=4, sci_mode=None)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_printoptions(profile="default")
+
+
+def shape_mistake(got: torch.Tensor, expected: torch.Tensor) -> tuple[str, dict]:
+    gs, es = tuple(got.shape), tuple(expected.shape)
+    if got.dim() == 2 and gs == es[::-1]:
+        return "mistake.transposed_shape", {}
+    if expected.dim() == 0 and got.numel() == 1:
+        return "mistake.not_scalar", {}
+    if tuple(s for s in gs if s != 1) == tuple(s for s in es if s != 1):
+        return "mistake.extra_dim", {}
+    if got.numel() == expected.numel():
+        return "mistake.reshaped", {}
+    return "compare.shape", {}
+
+
+def value_mistake(
+    got: torch.Tensor,
+    expected: torch.Tensor,
+    bad: torch.Tensor,
+    batch: int | None,
+    known: dict[str, torch.Tensor],
+    tolerance: tuple[float, float],
+) -> tuple[str, dict]:
+    """Name the pattern of a wrong value (same shape and dtype as expected).
+
+    A candidate explains the answer when it equals it within the grading tolerance, or
+    when it is a hundred times closer to it than the expected value is (so a small
+    learning rate cannot make every candidate look alike).
+    """
+    miss = _distance(got, expected)
+
+    def matches(candidate: torch.Tensor) -> bool:
+        if candidate.shape != got.shape:
+            return False
+        candidate = candidate.to(got.dtype)
+        if bool(close(got, candidate, *tolerance).all()):
+            return True
+        if not bool((got.isnan() == candidate.isnan()).all()):
+            return False
+        return _distance(got, candidate) <= 0.01 * miss
+
+    for key, candidate in known.items():
+        if matches(candidate):
+            return key, {}
+    finite_expected = torch.isfinite(expected)
+    if (~torch.isfinite(got) & finite_expected).any():
+        return "mistake.nonfinite", {}
+    if not finite_expected.all() or expected.numel() == 0 or not expected.abs().max() > 0:
+        return "compare.mismatch", {}
+    if (got == 0).all():
+        return "mistake.zeros", {}
+    if matches(-expected):
+        return "mistake.sign", {}
+    if got.dim() == 2 and got.shape[0] == got.shape[1] and got.shape[0] > 1 and matches(expected.T):
+        return "mistake.transposed", {}
+    e, g = expected.double().flatten(), got.double().flatten()
+    ratio = float((g @ e) / (e @ e))
+    if 0.01 <= abs(ratio) <= 100 and abs(ratio - 1) > 0.01 and matches(expected * ratio):
+        if batch and batch > 1 and abs(ratio - batch) < 1e-3 * batch:
+            return "mistake.factor_batch", {"factor": batch}
+        if batch and batch > 1 and abs(ratio * batch - 1) < 1e-3:
+            return "mistake.factor_inverse_batch", {"factor": batch}
+        return "mistake.factor", {"factor": f"{ratio:.4g}"}
+    if float(bad.double().mean()) < 1 and bad.numel() > 1:
+        return "compare.mismatch_some", {}
+    return "compare.mismatch", {}
+
+
+def _distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Largest absolute difference, NaN and inf counting as infinitely far."""
+    diff = (a.double() - b.double()).abs()
+    diff = torch.where(torch.isnan(a) & torch.isnan(b), torch.zeros_like(diff), diff)
+    return float(torch.nan_to_num(diff, nan=float("inf"), posinf=float("inf")).max()) if diff.numel() else 0.0

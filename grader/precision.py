@@ -1,0 +1,66 @@
+"""Numerical precision: how close is close enough, and the float64 truth.
+
+Expected values are computed in float64 and cast to the student's dtype (`truth`), so
+a float32 answer is judged against the exact answer, not against another float32
+computation's rounding. Tolerances depend on the dtype; the absolute part scales with
+the magnitude of the expected values.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+# (rtol, atol) by dtype; atol is scaled by max(1, max |expected|)
+TOLERANCES = {
+    torch.float64: (1e-7, 1e-9),
+    torch.float32: (2e-4, 2e-5),
+    torch.float16: (1e-2, 1e-3),
+}
+
+
+def tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    return TOLERANCES.get(dtype, TOLERANCES[torch.float32])
+
+
+def close(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> torch.Tensor:
+    """Elementwise: |got - expected| <= atol * max(1, max |expected|) + rtol * |expected|,
+    with infinities equal only to themselves and NaN only to NaN."""
+    g, e = got.double(), expected.double()
+    finite = torch.isfinite(e)
+    scale = max(1.0, float(e[finite].abs().max())) if finite.any() else 1.0
+    ok = (g - e).abs() <= atol * scale + rtol * e.abs()
+    ok = torch.where(finite, ok & torch.isfinite(g), g == e)
+    return ok | (torch.isnan(g) & torch.isnan(e))
+
+
+def _map(value: object, fn: Callable[[torch.Tensor], torch.Tensor]) -> object:
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_map(v, fn) for v in value)
+    if isinstance(value, dict):
+        return {k: _map(v, fn) for k, v in value.items()}
+    return value
+
+
+def _first_float_dtype(value: object) -> torch.dtype | None:
+    found: list[torch.dtype] = []
+    _map(value, lambda t: found.append(t.dtype) or t if t.is_floating_point() else t)
+    return found[0] if found else None
+
+
+def truth(fn: Callable, *args: object, **kwargs: object) -> object:
+    """Call `fn` on float64 copies of the floating tensors among the arguments and cast
+    the floating results back to the arguments' float dtype.
+
+    >>> truth(lambda x: x.sum(), torch.ones(3, dtype=torch.float32)).dtype
+    torch.float32
+    """
+    dtype = _first_float_dtype((args, kwargs))
+    up = lambda t: t.double() if t.is_floating_point() else t  # noqa: E731
+    out = fn(*_map(args, up), **_map(kwargs, up))
+    if dtype is None:
+        return out
+    return _map(out, lambda t: t.to(dtype) if t.is_floating_point() else t)

@@ -1,0 +1,32 @@
+"""Hypothesis settings for grading: no example database, no deadline, no health checks
+that could fail a slow but correct student, one bug reported (the smallest), and a seed
+set per run so that the same submission always gets the same score.
+
+Loaded explicitly by the runner (`use(...)`), never as an import side effect."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, Phase, settings
+
+PROFILES = {
+    # what a student runs: fast feedback
+    "check": dict(max_examples=12),
+    # what an instructor runs: more examples
+    "grade": dict(max_examples=40),
+}
+
+
+def use(name: str) -> None:
+    for profile, extra in PROFILES.items():
+        settings.register_profile(
+            f"dlcourse-{profile}",
+            database=None,
+            deadline=None,
+            derandomize=False,
+            print_blob=False,
+            report_multiple_bugs=False,
+            suppress_health_check=list(HealthCheck),
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+            **extra,
+        )
+    settings.load_profile(f"dlcourse-{name}")

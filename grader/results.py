@@ -1,0 +1,119 @@
+"""The grader's results as plain dataclasses. Rendering (Rich, JSON, exports) lives
+elsewhere; these only hold data and add up scores."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+REPORT_VERSION = 1
+
+STATUSES = ("passed", "failed", "error", "timeout", "banned_call", "not_started")
+# when an exercise's checks disagree, the one shown is the first of these that occurs
+_PRECEDENCE = ("banned_call", "timeout", "error", "failed")
+
+
+@dataclass
+class CheckResult:
+    """One check of one exercise."""
+
+    name: str
+    """The check's name (its function name without `check_`)."""
+    score: float
+    max_score: float
+    status: str
+    """One of STATUSES."""
+    visibility: str
+    """"public" (failures show inputs and expected values) or "hidden" (they never do)."""
+    message: str = ""
+    """What went wrong, for the student; empty when passed."""
+    duration: float = 0.0
+    """Seconds spent on this check."""
+
+
+@dataclass
+class ExerciseResult:
+    """One exercise: its checks and the status they add up to."""
+
+    id: str
+    chapter: str
+    checks: list[CheckResult] = field(default_factory=list)
+    hidden_not_run: int = 0
+    """Hidden checks of this exercise that this run did not execute (`check` runs public ones)."""
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        statuses = {c.status for c in self.checks}
+        if statuses == {"passed"}:
+            return "passed"
+        for status in _PRECEDENCE:
+            if status in statuses:
+                return status
+        # only passed and not-started checks: started but incomplete
+        return "failed" if "passed" in statuses else "not_started"
+
+    @property
+    def reason(self) -> str:
+        """The first failing check's message: the one line a table shows."""
+        for c in self.checks:
+            if c.status != "passed" and c.message:
+                return c.message
+        return ""
+
+
+@dataclass
+class Report:
+    """One grading run."""
+
+    seed: int
+    device: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    duration: float = 0.0
+    version: int = REPORT_VERSION
+
+    @property
+    def score(self) -> float:
+        return sum(e.score for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_score for e in self.exercises)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(e.status == "passed" for e in self.exercises)
+
+    @property
+    def hidden_not_run(self) -> int:
+        return sum(e.hidden_not_run for e in self.exercises)
+
+    def to_dict(self) -> dict:
+        """The JSON report format documented in the README."""
+        return {
+            "version": self.version,
+            "seed": self.seed,
+            "device": self.device,
+            "score": self.score,
+            "max_score": self.max_score,
+            "hidden_not_run": self.hidden_not_run,
+            "duration": round(self.duration, 3),
+            "exercises": [
+                {
+                    "id": e.id,
+                    "chapter": e.chapter,
+                    "score": e.score,
+                    "max_score": e.max_score,
+                    "status": e.status,
+                    "hidden_not_run": e.hidden_not_run,
+                    "checks": [asdict(c) | {"duration": round(c.duration, 4)} for c in e.checks],
+                }
+                for e in self.exercises
+            ],
+        }

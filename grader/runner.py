@@ -1,0 +1,112 @@
+"""Run the checks of some exercises against one submission folder and return a Report.
+
+    report = run(resolve_targets(["ch4"]), path="exercises", device="cpu", seed=0)
+
+The worker is started first, so it imports torch while this process imports pytest,
+Hypothesis and the checks. pytest runs in this process with only our plugin loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from grader.curriculum import Exercise
+from grader.curriculum import chapter as chapter_of
+from grader.results import ExerciseResult, Report
+
+CHECKS = Path(__file__).parent / "checks"
+DEFAULT_SEED = 20261124
+
+
+class GraderError(RuntimeError):
+    """Grading itself could not run (a broken check module, a missing device)."""
+
+
+def resolve_device(device: str) -> str:
+    """`auto` -> cuda when available, else cpu; `cuda` without a GPU is an error."""
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise GraderError(f"unknown device {device!r}")
+    if device == "cpu":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda" if device == "auto" else device
+    if device == "auto":
+        return "cpu"
+    raise GraderError("no CUDA device is available")
+
+
+def run(
+    exercises: list[Exercise],
+    path: str | Path = "exercises",
+    device: str = "cpu",
+    seed: int = DEFAULT_SEED,
+    include_hidden: bool = False,
+    profile: str = "check",
+    timeout: float | None = None,
+    threads: int | None = None,
+    lang: str | None = None,
+) -> Report:
+    from grader.student import DEFAULT_TIMEOUT, Worker
+
+    started = time.perf_counter()
+    threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
+    worker = Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads)
+    worker.start()
+    try:
+        collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang)
+    finally:
+        worker.stop()
+    if collector.problems:
+        raise GraderError("\n".join(collector.problems))
+    report = Report(seed=seed, device=device)
+    for e in exercises:
+        report.exercises.append(
+            ExerciseResult(e.id, e.chapter, collector.results.get(e.id, []), collector.hidden_not_run.get(e.id, 0))
+        )
+    report.duration = time.perf_counter() - started
+    return report
+
+
+def _collect(exercises, worker, seed, include_hidden, profile, threads, lang):
+    import pytest
+    import torch
+
+    from grader import profiles
+    from grader.plugin import Collector
+
+    torch.set_num_threads(threads)
+    profiles.use(profile)
+    collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang)
+    files = []
+    for chapter_id in dict.fromkeys(e.chapter for e in exercises):
+        for module in chapter_of(chapter_id).modules:
+            f = CHECKS / f"{module}.py"
+            if f.is_file():
+                files.append(str(f))
+    if not files:
+        return collector
+    args = [
+        *files,
+        "-c", str(CHECKS / "checks.ini"),
+        "--rootdir", str(CHECKS),
+        "-p", "no:cacheprovider",
+        "-p", "no:terminal",
+        "-p", "no:warnings",
+        "--assert=plain",
+    ]
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        code = pytest.main(args, plugins=[collector])
+    finally:
+        if saved is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        collector.problems.append(f"pytest could not run the checks (exit code {int(code)})")
+    return collector

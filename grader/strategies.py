@@ -1,0 +1,81 @@
+"""Hypothesis strategies for the checks, built in layers: sizes, then dtypes, then tensors.
+
+Tensor data comes from a drawn seed (fast to generate, and it shrinks to small shapes
+and seed 0), optionally with edge values written over a few entries (exact zeros,
+large magnitudes), so checks reach the cases where real solutions break.
+
+    @given(x=tensors(shapes(2), dtype=float_dtypes()))
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import strategies as st
+
+FLOAT_DTYPES = (torch.float64, torch.float32)
+
+
+def sizes(min_value: int = 1, max_value: int = 5) -> st.SearchStrategy[int]:
+    return st.integers(min_value, max_value)
+
+
+def shapes(ndim: int, min_side: int = 1, max_side: int = 5) -> st.SearchStrategy[tuple[int, ...]]:
+    return st.tuples(*[sizes(min_side, max_side)] * ndim)
+
+
+def float_dtypes() -> st.SearchStrategy[torch.dtype]:
+    return st.sampled_from(FLOAT_DTYPES)
+
+
+def seeds() -> st.SearchStrategy[int]:
+    return st.integers(0, 2**31 - 1)
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _value(v, draw):
+    return draw(v) if isinstance(v, st.SearchStrategy) else v
+
+
+@st.composite
+def tensors(
+    draw,
+    shape,
+    dtype=torch.float64,
+    scale: float = 1.0,
+    low: float | None = None,
+    high: float | None = None,
+    edges: tuple[float, ...] = (),
+) -> torch.Tensor:
+    """A float tensor of `shape` (a tuple or a strategy), standard normal times `scale`
+    (or uniform in [low, high)); up to three entries may be replaced by `edges` values."""
+    shape = tuple(_value(shape, draw))
+    dtype = _value(dtype, draw)
+    g = generator(draw(seeds()))
+    if low is not None and high is not None:
+        x = torch.rand(shape, generator=g, dtype=torch.float64) * (high - low) + low
+    else:
+        x = torch.randn(shape, generator=g, dtype=torch.float64) * scale
+    if edges and x.numel():
+        flat = x.view(-1)
+        for _ in range(draw(st.integers(0, min(3, x.numel())))):
+            flat[draw(st.integers(0, x.numel() - 1))] = draw(st.sampled_from(edges))
+    return x.to(dtype)
+
+
+@st.composite
+def labels(draw, n, classes) -> torch.Tensor:
+    """int64 class labels in [0, classes) of shape (n,)."""
+    n, classes = _value(n, draw), _value(classes, draw)
+    return torch.randint(0, classes, (n,), generator=generator(draw(seeds())))
+
+
+@st.composite
+def positive_tensors(draw, shape, dtype=torch.float64, low: float = 0.1, high: float = 2.0) -> torch.Tensor:
+    return draw(tensors(shape, dtype, low=low, high=high))
+
+
+def learning_rates() -> st.SearchStrategy[float]:
+    return st.sampled_from([1e-3, 1e-2, 0.1, 0.5])

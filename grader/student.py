@@ -1,0 +1,299 @@
+"""The grader's side of the worker: start it, send calls, enforce the time limit, decode
+replies safely, and turn what went wrong into a `StudentError` the report can explain.
+
+    worker = Worker(path="exercises", device="cpu")
+    proxy = StudentProxy(worker, exercise)
+    dx, dW, db = proxy.linear_backward(dout, x, W)   # runs in the worker
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import wire
+from grader.curriculum import Chapter, Exercise
+from grader.curriculum import chapter as chapter_of
+
+DEFAULT_TIMEOUT = 5.0
+STARTUP_TIMEOUT = 120.0
+DEFAULT_MEMORY_MB = 4096
+MAX_REPLY_BYTES = 256 << 20
+
+
+# --- what can go wrong in student code -------------------------------------------------
+
+
+class StudentError(Exception):
+    """Student code did not produce a value. `status` is the exercise status it implies,
+    `key` and `params` the catalogue message that explains it."""
+
+    status = "error"
+    key = "student.exception"
+
+    def __init__(self, **params: object):
+        super().__init__(params)
+        self.params = params
+
+
+class NotStarted(StudentError):
+    status, key = "not_started", "student.not_started"
+
+
+class Raised(StudentError):
+    status, key = "error", "student.exception"
+
+
+class ImportFailed(StudentError):
+    status, key = "error", "student.import_error"
+
+
+class Missing(StudentError):
+    status, key = "error", "student.missing"
+
+
+class Exited(StudentError):
+    status, key = "error", "student.exit"
+
+
+class Crashed(StudentError):
+    status, key = "error", "student.crashed"
+
+
+class TimedOut(StudentError):
+    status, key = "timeout", "student.timeout"
+
+
+class Banned(StudentError):
+    status, key = "banned_call", "student.banned"
+
+
+class BadValue(StudentError):
+    status, key = "failed", "student.bad_value"
+
+
+class WrongDevice(StudentError):
+    status, key = "failed", "student.wrong_device"
+
+
+class MutatedInput(StudentError):
+    status, key = "failed", "student.mutated_input"
+
+
+def _where(reply: dict) -> dict:
+    frames = reply.get("frames") or []
+    last = frames[-1] if frames else {"file": "?", "line": 0, "code": "", "func": ""}
+    trace = "\n".join(f'  {f["file"]}:{f["line"]} in {f["func"]}\n    {f["code"]}' for f in frames)
+    return {
+        "type": str(reply.get("type", "")),
+        "message": str(reply.get("message", "")),
+        "file": last["file"],
+        "line": last["line"],
+        "code": last["code"],
+        "trace": trace,
+        "output": str(reply.get("output", ""))[:4000],
+    }
+
+
+# --- the worker process -----------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    """One worker process for one submission folder, restarted after a timeout or crash."""
+
+    path: Path
+    device: str = "cpu"
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+    threads: int = 1
+    calls: int = 0
+    _proc: subprocess.Popen | None = field(default=None, repr=False)
+    _fds: tuple[int, int] = (-1, -1)
+    _ready: bool = False
+
+    def start(self) -> None:
+        """Start the process without waiting for it (it imports torch meanwhile)."""
+        if self._proc is not None:
+            return
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "CUDA_VISIBLE_DEVICES")}
+        env.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads), PYTHONHASHSEED="0")
+        cmd = [
+            sys.executable, "-m", "grader.worker",
+            "--fd-in", str(to_child_r), "--fd-out", str(from_child_w),
+            "--path", str(Path(self.path).resolve()), "--threads", str(self.threads),
+            "--memory-mb", str(0 if self.device.startswith("cuda") else self.memory_mb),
+        ]
+        self._proc = subprocess.Popen(
+            cmd,
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=str(Path(self.path).resolve().parent) if Path(self.path).exists() else None,
+            env=env | {"PYTHONPATH": _grader_root()},
+            start_new_session=True,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._fds = (to_child_w, from_child_r)
+        self._ready = False
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self._proc.wait()
+        for fd in self._fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._proc, self._fds, self._ready = None, (-1, -1), False
+
+    def _wait_ready(self) -> None:
+        if self._ready:
+            return
+        try:
+            wire.receive(self._fds[1], time.monotonic() + STARTUP_TIMEOUT, max_bytes=1 << 16)
+        except (wire.Closed, wire.Timeout, wire.WireError):
+            code = self._proc.poll() if self._proc else None
+            self.stop()
+            raise Crashed(detail=f"the worker could not start (exit code {code})") from None
+        self._ready = True
+
+    def request(self, message: dict, timeout: float | None = None) -> dict:
+        """Send one request and return the decoded reply dict, or raise TimedOut/Crashed."""
+        self.start()
+        self._wait_ready()
+        self.calls += 1
+        limit = timeout or self.timeout
+        try:
+            wire.send(self._fds[0], message)
+            reply = wire.receive(self._fds[1], time.monotonic() + limit, max_bytes=MAX_REPLY_BYTES)
+        except wire.Timeout:
+            self.stop()
+            raise TimedOut(seconds=limit) from None
+        except (wire.Closed, BrokenPipeError):
+            code = self._proc.wait() if self._proc else None
+            self.stop()
+            raise Crashed(detail=_exit_detail(code)) from None
+        except wire.WireError as exc:
+            self.stop()
+            raise BadValue(detail=str(exc)) from None
+        value = reply.value
+        if not isinstance(value, dict) or "status" not in value:
+            raise BadValue(detail="malformed reply")
+        value["_devices"] = reply.devices
+        return value
+
+    def __enter__(self) -> "Worker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _grader_root() -> str:
+    """The folder that holds the `grader` package, so the worker can import it."""
+    return str(Path(__file__).resolve().parent.parent)
+
+
+def _exit_detail(code: int | None) -> str:
+    if code is None:
+        return "unknown"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    return f"exit code {code}"
+
+
+# --- the proxy a check calls ----------------------------------------------------------------
+
+
+class StudentProxy:
+    """Calls the student's functions of one exercise's chapter in the worker.
+
+    A timeout, crash or import failure is remembered for the rest of the run: later calls
+    of the same exercise fail at once with the same error, so Hypothesis' shrinking and
+    the exercise's other checks do not wait out the time limit again.
+    """
+
+    def __init__(self, worker: Worker, exercise: Exercise, poisoned: dict[str, StudentError]):
+        self._worker = worker
+        self._exercise = exercise
+        self._chapter: Chapter = chapter_of(exercise.chapter)
+        self._poisoned = poisoned
+
+    def __getattr__(self, func: str):
+        if func.startswith("_"):
+            raise AttributeError(func)
+
+        def call(*args: object, **kwargs: object) -> object:
+            return self._call(func, args, kwargs)
+
+        return call
+
+    def _call(self, func: str, args: tuple, kwargs: dict) -> object:
+        key = self._exercise.id
+        if key in self._poisoned:
+            raise self._poisoned[key]
+        # a function of another exercise of the same chapter is banned/limited like this one
+        request = {
+            "op": "call",
+            "modules": list(self._chapter.modules),
+            "func": func,
+            "args": list(args),
+            "kwargs": dict(kwargs),
+            "device": self._worker.device,
+            "banned": list(self._exercise.banned),
+            "autograd": self._exercise.autograd,
+        }
+        try:
+            reply = self._worker.request(request, timeout=self._exercise.timeout)
+        except (TimedOut, Crashed) as exc:
+            self._poisoned[key] = exc
+            raise
+        status = reply["status"]
+        if status == "ok":
+            value = reply.get("value")
+            expected_device = self._worker.device
+            wrong = {d for d in reply["_devices"] if d.split(":")[0] != expected_device.split(":")[0]}
+            if wrong:
+                raise WrongDevice(got=", ".join(sorted(wrong)), device=expected_device)
+            return value
+        if status == "not_implemented":
+            error: StudentError = NotStarted(**_where(reply))
+            self._poisoned[key] = error
+            raise error
+        if status == "import_error":
+            error = ImportFailed(module=reply.get("module", ""), **_where(reply))
+            self._poisoned[key] = error
+            raise error
+        if status == "missing":
+            error = Missing(func=func, module=", ".join(f"{m}.py" for m in reply.get("modules", [])))
+            self._poisoned[key] = error
+            raise error
+        if status == "banned":
+            raise Banned(call=str(reply.get("call", "")), exercise=key)
+        if status == "mutated":
+            raise MutatedInput(arguments=", ".join(reply.get("arguments", [])))
+        if status == "exit":
+            raise Exited(**_where(reply))
+        if status == "bad_value":
+            raise BadValue(detail=str(reply.get("message", "")))
+        raise Raised(**_where(reply))

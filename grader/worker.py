@@ -1,0 +1,252 @@
+"""The worker process: the only place student code runs.
+
+Started by `grader.student.Worker` as `python -m grader.worker`, it imports the student's
+chapter modules from the submission folder on demand and answers call requests over two
+pipes (its stdin/stdout are not used, so nothing a student prints can forge a reply).
+Each reply says what happened in the student's own terms: the value, or the exception
+with only the student's frames, or the banned call, or NotImplementedError (not started).
+
+Limits the parent cannot enforce from outside are set here before student code runs:
+address space (memory), core dumps, torch threads. Time is enforced by the parent,
+which kills the whole process group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import os
+import resource
+import sys
+import traceback
+from pathlib import Path
+
+OUTPUT_LIMIT = 8_000
+
+
+class BoundedText(io.TextIOBase):
+    """A text stream that keeps the first OUTPUT_LIMIT characters and counts the rest."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.kept = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        s = str(s)
+        room = OUTPUT_LIMIT - self.kept
+        if room > 0:
+            self.parts.append(s[:room])
+            self.kept += min(room, len(s))
+        self.dropped += max(0, len(s) - max(room, 0))
+        return len(s)
+
+    def take(self) -> str:
+        out = "".join(self.parts)
+        if self.dropped:
+            out += f"\n... [{self.dropped} more characters]"
+        self.parts, self.kept, self.dropped = [], 0, 0
+        return out
+
+
+def set_limits(memory_mb: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+class Submission:
+    """The student's chapter modules, imported from `root` on first use."""
+
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.modules: dict[str, object] = {}
+        self.failures: dict[str, dict] = {}
+        # appended, not prepended: a student file named like a library never shadows it
+        sys.path.append(str(self.root))
+
+    def load(self, name: str) -> object | None:
+        """The module, None when its file does not exist; raises ImportFailed."""
+        if name in self.modules:
+            return self.modules[name]
+        if name in self.failures:
+            raise ImportFailed(self.failures[name])
+        path = self.root / f"{name}.py"
+        if not path.is_file():
+            return None
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit included
+            sys.modules.pop(name, None)
+            self.failures[name] = describe(exc, self.root) | {"status": "import_error", "module": name}
+            raise ImportFailed(self.failures[name]) from None
+        self.modules[name] = module
+        return module
+
+
+class ImportFailed(Exception):
+    def __init__(self, reply: dict):
+        super().__init__(reply.get("message", ""))
+        self.reply = reply
+
+
+def describe(exc: BaseException, root: Path) -> dict:
+    """An exception as the student should see it: type, message and their frames only."""
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        try:
+            inside = Path(frame.filename).resolve().is_relative_to(root)
+        except (OSError, ValueError):
+            inside = False
+        if inside:
+            frames.append(
+                {
+                    "file": f"{root.name}/{Path(frame.filename).resolve().relative_to(root)}",
+                    "line": frame.lineno or 0,
+                    "func": frame.name,
+                    "code": (frame.line or "").strip()[:300],
+                }
+            )
+    if isinstance(exc, SyntaxError) and exc.filename:
+        try:
+            rel = Path(exc.filename).resolve().relative_to(root)
+            frames.append({"file": f"{root.name}/{rel}", "line": exc.lineno or 0, "func": "", "code": (exc.text or "").strip()[:300]})
+        except (OSError, ValueError):
+            pass
+    message = str(exc) if not isinstance(exc, SystemExit) else f"exit code {exc.code!r}"
+    return {"type": type(exc).__name__, "message": message[:2000], "frames": frames[-12:]}
+
+
+def handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
+    import torch
+
+    from grader import guard, probes
+
+    names = request["modules"]
+    func_name = request["func"]
+    func = None
+    try:
+        for name in names:
+            module = submission.load(name)
+            if module is not None and callable(getattr(module, func_name, None)):
+                func = getattr(module, func_name)
+                break
+    except ImportFailed as failed:
+        return failed.reply | {"output": stdout.take()}
+    if func is None:
+        present = [n for n in names if (submission.root / f"{n}.py").is_file()]
+        return {"status": "missing", "func": func_name, "modules": names, "present": present}
+
+    device = request.get("device", "cpu")
+
+    def place(v: object) -> object:
+        if isinstance(v, torch.Tensor):
+            return v.to(device)
+        if isinstance(v, (list, tuple)):
+            return type(v)(place(x) for x in v)
+        if isinstance(v, dict):
+            return {k: place(x) for k, x in v.items()}
+        return v
+
+    args = place(probes.resolve(request.get("args", [])))
+    kwargs = place(probes.resolve(request.get("kwargs", {})))
+    watcher = guard.Guard(request.get("banned", []), request.get("autograd", False))
+    before = snapshot(func, args, kwargs)
+    torch.manual_seed(0)
+    try:
+        with watcher:
+            value = func(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - report whatever student code raised
+        if watcher.violation:
+            return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
+        status = "not_implemented" if isinstance(exc, NotImplementedError) else "exception"
+        if isinstance(exc, SystemExit):
+            status = "exit"
+        return describe(exc, submission.root) | {"status": status, "output": stdout.take()}
+    if watcher.violation:
+        return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
+    if not request.get("autograd", False) and guard.uses_autograd(value):
+        return {"status": "banned", "call": "requires_grad", "output": stdout.take()}
+    changed = [name for name, (tensor, copy) in before.items() if not _same(tensor, copy)]
+    if changed:
+        return {"status": "mutated", "arguments": changed, "output": stdout.take()}
+    return {"status": "ok", "value": value, "output": stdout.take()}
+
+
+def snapshot(func, args: list, kwargs: dict) -> dict:
+    """Copies of the tensor arguments by parameter name, to detect in-place changes."""
+    import inspect
+
+    import torch
+
+    try:
+        named = dict(inspect.signature(func).bind_partial(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        named = {f"argument {i + 1}": v for i, v in enumerate(args)} | dict(kwargs)
+    out: dict = {}
+
+    def walk(label: str, value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            out[label] = (value, value.clone())
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(f"{label}[{i}]", v)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{label}[{k!r}]", v)
+
+    for name, value in named.items():
+        walk(name, value)
+    return out
+
+
+def _same(tensor, copy) -> bool:
+    import torch
+
+    return tensor.shape == copy.shape and bool(torch.equal(tensor, copy) or (tensor.isnan() == copy.isnan()).all() and torch.equal(tensor.nan_to_num(), copy.nan_to_num()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="grader.worker")
+    parser.add_argument("--fd-in", type=int, required=True)
+    parser.add_argument("--fd-out", type=int, required=True)
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--memory-mb", type=int, default=0)
+    opts = parser.parse_args(argv)
+
+    set_limits(opts.memory_mb)
+    stdout = BoundedText()
+    sys.stdout = sys.stderr = stdout
+
+    import torch
+
+    from grader import wire
+
+    torch.set_num_threads(opts.threads)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    submission = Submission(Path(opts.path))
+    wire.send(opts.fd_out, {"status": "ready"})
+    while True:
+        try:
+            request = wire.receive(opts.fd_in).value
+        except wire.Closed:
+            os._exit(0)
+        reply = handle(request, submission, stdout)
+        try:
+            wire.send(opts.fd_out, reply)
+        except Exception as exc:  # noqa: BLE001 - a value that cannot be encoded (a hostile tensor)
+            wire.send(opts.fd_out, describe(exc, submission.root) | {"status": "bad_value"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,449 @@
+"""Mutants and variants of chapter 10 (generative models): see `tests/mutants/__init__.py`.
+
+Each function is graded appended to `solutions/ch10_generative.py`, so it may use
+torch, math, nn and that module's names (`gaussian_kl`, `q_sample`, `ddpm_step`,
+`cosine_beta_schedule`, `_Denoiser`, ...); they are imported here only so that the
+functions can also be called directly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from solutions.ch10_generative import (
+    _Denoiser,
+    cosine_beta_schedule,
+    ddim_step,
+    ddpm_step,
+    gaussian_kl,
+    q_sample,
+)
+from tests.mutants import mutant, variant
+
+# --- ch10.reparameterize --------------------------------------------------------------
+
+
+@mutant("ch10.reparameterize", expect=r"std|standard deviation|variance|logvar|0\.5")
+def reparameterize__variance_as_std(mu, logvar, eps):
+    # exp(logvar) is the variance, not the standard deviation.
+    return mu + torch.exp(logvar) * eps
+
+
+@mutant("ch10.reparameterize", expect=r"std|standard deviation|logvar|exp")
+def reparameterize__logvar_as_std(mu, logvar, eps):
+    # Uses the log-variance itself as the scale.
+    return mu + logvar * eps
+
+
+@variant("ch10.reparameterize")
+def reparameterize__sqrt_of_variance(mu, logvar, eps):
+    return torch.addcmul(mu, torch.sqrt(torch.exp(logvar)), eps)
+
+
+# --- ch10.gaussian_kl -----------------------------------------------------------------
+
+
+@mutant("ch10.gaussian_kl", expect=r"sign|negative")
+def gaussian_kl__sign_flipped(mu, logvar):
+    return 0.5 * (1 + logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
+
+
+@mutant("ch10.gaussian_kl", expect=r"sum|mean|scale|factor|latent")
+def gaussian_kl__mean_over_latent(mu, logvar):
+    return -0.5 * (1 + logvar - mu.pow(2) - torch.exp(logvar)).mean(dim=1)
+
+
+@mutant("ch10.gaussian_kl", expect=r"factor|scale|half|0\.5")
+def gaussian_kl__missing_half(mu, logvar):
+    return -(1 + logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
+
+
+@variant("ch10.gaussian_kl")
+def gaussian_kl__loop_over_latent(mu, logvar):
+    # 0.5 * (sigma^2 + mu^2 - 1 - log sigma^2), one latent coordinate at a time.
+    kl = torch.zeros(mu.shape[0], dtype=mu.dtype, device=mu.device)
+    for j in range(mu.shape[1]):
+        var = torch.exp(logvar[:, j])
+        kl = kl + 0.5 * (var + mu[:, j] ** 2 - 1.0 - logvar[:, j])
+    return kl
+
+
+# --- ch10.vae_loss --------------------------------------------------------------------
+
+
+@mutant("ch10.vae_loss", expect=r"finite|stable|overflow|inf|nan|large")
+def vae_loss__log_of_sigmoid(x, recon_logits, mu, logvar):
+    p = torch.sigmoid(recon_logits)
+    bce = -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
+    return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).mean()
+
+
+@mutant("ch10.vae_loss", expect=r"sum|mean|scale|factor|pixel")
+def vae_loss__mean_over_pixels(x, recon_logits, mu, logvar):
+    bce = torch.clamp(recon_logits, min=0) - x * recon_logits
+    bce = bce + torch.log1p(torch.exp(-recon_logits.abs()))
+    return (bce.flatten(1).mean(1) + gaussian_kl(mu, logvar)).mean()
+
+
+@mutant("ch10.vae_loss", expect=r"kl|regulari|latent|mu|logvar")
+def vae_loss__forgot_kl(x, recon_logits, mu, logvar):
+    bce = torch.clamp(recon_logits, min=0) - x * recon_logits
+    bce = bce + torch.log1p(torch.exp(-recon_logits.abs()))
+    return bce.flatten(1).sum(1).mean()
+
+
+@mutant("ch10.vae_loss", expect=r"batch|mean|sum|scale|factor")
+def vae_loss__sum_over_batch(x, recon_logits, mu, logvar):
+    bce = torch.clamp(recon_logits, min=0) - x * recon_logits
+    bce = bce + torch.log1p(torch.exp(-recon_logits.abs()))
+    return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).sum()
+
+
+@variant("ch10.vae_loss")
+def vae_loss__softplus_form(x, recon_logits, mu, logvar):
+    nll = torch.nn.functional.softplus(recon_logits) - x * recon_logits
+    kl = 0.5 * (torch.exp(logvar) + mu**2 - 1.0 - logvar).sum(dim=1)
+    return nll.sum() / x.shape[0] + kl.mean()
+
+
+# --- ch10.gan_discriminator_loss ------------------------------------------------------
+
+
+@mutant("ch10.gan_discriminator_loss", expect=r"label|swap|sign|real|fake")
+def gan_discriminator_loss__labels_swapped(real_logits, fake_logits):
+    softplus = torch.nn.functional.softplus
+    return softplus(real_logits).mean() + softplus(-fake_logits).mean()
+
+
+@mutant("ch10.gan_discriminator_loss", expect=r"finite|stable|overflow|inf|nan|large")
+def gan_discriminator_loss__log_of_sigmoid(real_logits, fake_logits):
+    real = -torch.log(torch.sigmoid(real_logits)).mean()
+    fake = -torch.log(1 - torch.sigmoid(fake_logits)).mean()
+    return real + fake
+
+
+@mutant("ch10.gan_discriminator_loss", expect=r"factor|scale|half|sum|average")
+def gan_discriminator_loss__averaged_halves(real_logits, fake_logits):
+    softplus = torch.nn.functional.softplus
+    return 0.5 * (softplus(-real_logits).mean() + softplus(fake_logits).mean())
+
+
+@variant("ch10.gan_discriminator_loss")
+def gan_discriminator_loss__bce_with_logits(real_logits, fake_logits):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    return bce(real_logits, torch.ones_like(real_logits)) + bce(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
+
+
+# --- ch10.gan_generator_loss ----------------------------------------------------------
+
+
+@mutant("ch10.gan_generator_loss", expect=r"saturat|sign|minimax|label")
+def gan_generator_loss__saturating(fake_logits):
+    # Minimises log(1 - D(G(z))) = -softplus(fake): the original minimax loss.
+    return -torch.nn.functional.softplus(fake_logits).mean()
+
+
+@mutant("ch10.gan_generator_loss", expect=r"finite|stable|overflow|inf|nan|large")
+def gan_generator_loss__log_of_sigmoid(fake_logits):
+    return -torch.log(torch.sigmoid(fake_logits)).mean()
+
+
+@mutant("ch10.gan_generator_loss", expect=r"mean|sum|batch|scale|factor")
+def gan_generator_loss__sum_not_mean(fake_logits):
+    return torch.nn.functional.softplus(-fake_logits).sum()
+
+
+@variant("ch10.gan_generator_loss")
+def gan_generator_loss__logaddexp(fake_logits):
+    # softplus(-l) = log(exp(0) + exp(-l))
+    return torch.logaddexp(torch.zeros_like(fake_logits), -fake_logits).mean()
+
+
+# --- ch10.linear_beta_schedule --------------------------------------------------------
+
+
+@mutant("ch10.linear_beta_schedule", expect=r"inclusive|end|last|endpoint|linspace")
+def linear_beta_schedule__end_excluded(T, beta_start=1e-4, beta_end=0.02):
+    t = torch.arange(T, dtype=torch.float64)
+    return beta_start + (beta_end - beta_start) * t / T
+
+
+@mutant("ch10.linear_beta_schedule", expect=r"dtype|float64|float32|double")
+def linear_beta_schedule__float32(T, beta_start=1e-4, beta_end=0.02):
+    return torch.linspace(beta_start, beta_end, T)
+
+
+@mutant("ch10.linear_beta_schedule", expect=r"T = 1|T=1|nan|single|one step")
+def linear_beta_schedule__divides_by_T_minus_1(T, beta_start=1e-4, beta_end=0.02):
+    t = torch.arange(T, dtype=torch.float64)
+    return beta_start + (beta_end - beta_start) * t / (T - 1)
+
+
+@variant("ch10.linear_beta_schedule")
+def linear_beta_schedule__python_loop(T, beta_start=1e-4, beta_end=0.02):
+    if T == 1:
+        return torch.tensor([beta_start], dtype=torch.float64)
+    step = (beta_end - beta_start) / (T - 1)
+    betas = [beta_start + i * step for i in range(T)]
+    betas[-1] = beta_end
+    return torch.tensor(betas, dtype=torch.float64)
+
+
+# --- ch10.cosine_beta_schedule --------------------------------------------------------
+
+
+@mutant("ch10.cosine_beta_schedule", expect=r"clip|0\.999|max|1\.0|last")
+def cosine_beta_schedule__no_clip(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return 1 - f[1:] / f[:-1]
+
+
+@mutant("ch10.cosine_beta_schedule", expect=r"square|cos")
+def cosine_beta_schedule__cos_not_squared(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2)
+    return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
+
+
+@mutant("ch10.cosine_beta_schedule", expect=r"offset|\bs\b|first|beta_1|small")
+def cosine_beta_schedule__offset_ignored(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos(t / T * math.pi / 2) ** 2
+    return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
+
+
+@variant("ch10.cosine_beta_schedule")
+def cosine_beta_schedule__improved_ddpm_loop(T, s=0.008):
+    # The loop of improved-diffusion's `betas_for_alpha_bar`.
+    def alpha_bar(u):
+        return math.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+
+    betas = [min(1 - alpha_bar((i + 1) / T) / alpha_bar(i / T), 0.999) for i in range(T)]
+    return torch.tensor(betas, dtype=torch.float64)
+
+
+# --- ch10.q_sample --------------------------------------------------------------------
+
+
+@mutant("ch10.q_sample", expect=r"sqrt|square root|variance")
+def q_sample__no_sqrt(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
+    return a * x0 + (1 - a) * noise
+
+
+@mutant("ch10.q_sample", expect=r"dtype|float32|float64")
+def q_sample__keeps_schedule_dtype(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1)))
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+
+@mutant("ch10.q_sample", expect=r"shape|broadcast|dim")
+def q_sample__two_dims_only(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].to(x0.dtype)[:, None]
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+
+@mutant("ch10.q_sample", expect=r"index|off-by-one|step|t - 1|t-1")
+def q_sample__one_based_index(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t - 1].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+
+@variant("ch10.q_sample")
+def q_sample__einsum(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].to(x0.dtype)  # (N,)
+    signal = torch.einsum("n,n...->n...", torch.sqrt(a), x0)
+    return signal + torch.einsum("n,n...->n...", torch.sqrt(1 - a), noise)
+
+
+# --- ch10.ddpm_step -------------------------------------------------------------------
+
+
+@mutant("ch10.ddpm_step", expect=r"t = 0|t=0|noise|last|final|abar|-1")
+def ddpm_step__wraps_at_t0(x_t, t, eps_pred, betas, z):
+    # alphas_cumprod[t - 1] at t = 0 is the LAST entry, and noise is added at t = 0.
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    abar_prev = alphas_cumprod[t - 1].item()
+    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+    var = (1 - abar_prev) / (1 - abar_t) * beta_t
+    return mean + math.sqrt(var) * z
+
+
+@mutant("ch10.ddpm_step", expect=r"variance|posterior|sigma|beta|noise")
+def ddpm_step__beta_variance(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+    if t == 0:
+        return mean
+    return mean + math.sqrt(beta_t) * z
+
+
+@mutant("ch10.ddpm_step", expect=r"alpha|abar|cumprod|bar|mean")
+def ddpm_step__alpha_not_cumprod(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    alpha_t = 1 - beta_t
+    mean = (x_t - beta_t / math.sqrt(1 - alpha_t) * eps_pred) / math.sqrt(alpha_t)
+    if t == 0:
+        return mean
+    abar_prev = alphas_cumprod[t - 1].item()
+    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
+
+
+@mutant("ch10.ddpm_step", expect=r"scale|sqrt|alpha|mean")
+def ddpm_step__no_division_by_sqrt_alpha(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    mean = x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred
+    if t == 0:
+        return mean
+    abar_prev = alphas_cumprod[t - 1].item()
+    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
+
+
+@variant("ch10.ddpm_step")
+def ddpm_step__posterior_of_x0_pred(x_t, t, eps_pred, betas, z):
+    # Predict x0, then take the mean of q(x_{t-1} | x_t, x0): the same mean, rewritten.
+    alphas = 1 - betas
+    abar = torch.cumprod(alphas, dim=0)
+    abar_t = abar[t].item()
+    abar_prev = abar[t - 1].item() if t > 0 else 1.0
+    beta_t, alpha_t = betas[t].item(), alphas[t].item()
+    x0 = (x_t - math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(abar_t)
+    c0 = math.sqrt(abar_prev) * beta_t / (1 - abar_t)
+    ct = math.sqrt(alpha_t) * (1 - abar_prev) / (1 - abar_t)
+    mean = c0 * x0 + ct * x_t
+    if t == 0:
+        return mean
+    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
+
+
+# --- ch10.ddim_step -------------------------------------------------------------------
+
+
+@mutant("ch10.ddim_step", expect=r"t_prev|-1|last|final|x0|abar")
+def ddim_step__wraps_at_minus_one(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    # alphas_cumprod[-1] is the LAST entry, not "abar = 1".
+    a_t, a_prev = alphas_cumprod[t].item(), alphas_cumprod[t_prev].item()
+    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
+
+
+@mutant("ch10.ddim_step", expect=r"x0|scale|sqrt|abar")
+def ddim_step__x0_not_rescaled(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = x_t - math.sqrt(1 - a_t) * eps_pred
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
+
+
+@mutant("ch10.ddim_step", expect=r"direction|eps|noise|sqrt|abar")
+def ddim_step__direction_without_sqrt(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
+    return math.sqrt(a_prev) * x0 + (1 - a_prev) * eps_pred
+
+
+@variant("ch10.ddim_step")
+def ddim_step__ratio_form(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    # x_prev = sqrt(a_prev / a_t) x_t + (sqrt(1 - a_prev) - sqrt(a_prev (1 - a_t) / a_t)) eps
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    c_x = math.sqrt(a_prev / a_t)
+    c_eps = math.sqrt(1 - a_prev) - math.sqrt(a_prev * (1 - a_t) / a_t)
+    return c_x * x_t + c_eps * eps_pred
+
+
+# --- ch10.diffusion_train_sample ------------------------------------------------------
+
+
+@mutant("ch10.diffusion_train_sample", expect=r"memori|copy|copies|training point")
+def diffusion_train_sample__memorises(data, num_samples, seed):
+    # Returns training points with an imperceptible jitter: a perfect two-sample score.
+    gen = torch.Generator(device=data.device).manual_seed(seed)
+    idx = torch.randint(0, data.shape[0], (num_samples,), generator=gen, device=data.device)
+    jitter = torch.randn(num_samples, 2, generator=gen, device=data.device).to(data.dtype)
+    return data[idx] + 1e-4 * jitter
+
+
+@mutant("ch10.diffusion_train_sample", expect=r"baseline|gaussian|distance|quality")
+def diffusion_train_sample__fitted_gaussian(data, num_samples, seed):
+    # "Samples" from the Gaussian the grader uses as its baseline: no better than it.
+    gen = torch.Generator(device=data.device).manual_seed(seed)
+    mean = data.mean(dim=0)
+    chol = torch.linalg.cholesky(torch.cov(data.T))
+    z = torch.randn(num_samples, 2, generator=gen, device=data.device).to(data.dtype)
+    return mean + z @ chol.T
+
+
+@mutant("ch10.diffusion_train_sample", expect=r"distance|baseline|quality")
+def diffusion_train_sample__sampling_runs_forwards(data, num_samples, seed):
+    # Trains a denoiser, then walks the chain t = 0, 1, ..., T-1 instead of T-1, ..., 0.
+    gen = torch.Generator(device=data.device).manual_seed(seed)
+    x = data.to(torch.float32)
+    mean, std = x.mean(dim=0), x.std(dim=0)
+    x = (x - mean) / std
+    T = 50
+    betas = cosine_beta_schedule(T).to(data.device)
+    alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    torch.manual_seed(seed)
+    model = _Denoiser(T, hidden=64).to(data.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(200):
+        idx = torch.randint(0, x.shape[0], (256,), generator=gen, device=data.device)
+        t = torch.randint(0, T, (256,), generator=gen, device=data.device)
+        noise = torch.randn(256, 2, generator=gen, device=data.device)
+        loss = (model(q_sample(x[idx], t, noise, alphas_cumprod), t) - noise).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        sample = torch.randn(num_samples, 2, generator=gen, device=data.device)
+        for step in range(T):
+            t = torch.full((num_samples,), step, dtype=torch.int64, device=data.device)
+            z = torch.randn(num_samples, 2, generator=gen, device=data.device)
+            sample = ddpm_step(sample, step, model(sample, t), betas, z)
+    return (sample * std + mean).to(data.dtype)
+
+
+@variant("ch10.diffusion_train_sample")
+def diffusion_train_sample__ddim_sampler(data, num_samples, seed):
+    # A smaller denoiser (AdamW, 3000 steps), sampled with 50 deterministic DDIM steps.
+    device = data.device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    x = data.to(torch.float32)
+    mean, std = x.mean(dim=0), x.std(dim=0).clamp(min=1e-6)
+    x = (x - mean) / std
+    T = 100
+    betas = cosine_beta_schedule(T).to(device)
+    alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+    torch.manual_seed(seed + 1)
+    model = _Denoiser(T, hidden=64).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    steps, batch = 3000, 256
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    for _ in range(steps):
+        idx = torch.randint(0, x.shape[0], (batch,), generator=gen, device=device)
+        t = torch.randint(0, T, (batch,), generator=gen, device=device)
+        noise = torch.randn(batch, 2, generator=gen, device=device)
+        loss = (model(q_sample(x[idx], t, noise, alphas_cumprod), t) - noise).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    with torch.no_grad():
+        sample = torch.randn(num_samples, 2, generator=gen, device=device)
+        times = list(range(T - 2, -1, -2))  # 98, 96, ..., 0 (abar_99 is ~1e-7: skip it)
+        for i, step in enumerate(times):
+            prev = times[i + 1] if i + 1 < len(times) else -1
+            t = torch.full((num_samples,), step, dtype=torch.int64, device=device)
+            sample = ddim_step(sample, step, prev, model(sample, t), alphas_cumprod)
+    return (sample * std + mean).to(data.dtype)

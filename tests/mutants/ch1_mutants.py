@@ -1,0 +1,294 @@
+"""Chapter 1 mutants (realistic student mistakes) and variants (correct, written differently).
+
+Each function is appended to `solutions/ch1_ml_basics.py` under its exercise's name, so it
+may use torch, math and that module's functions, nothing else from here.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from solutions.ch1_ml_basics import softmax
+from tests.mutants import mutant, variant
+
+# ---------------------------------------------------------------- ch1.softmax
+
+
+@mutant("ch1.softmax", expect=r"overflow|stab|max|nan|inf|finite|large")
+def softmax__no_max_shift(logits, dim=-1):
+    e = torch.exp(logits)  # overflows to inf for logits > ~88 (float32)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+@mutant("ch1.softmax", expect=r"dim|axis")
+def softmax__ignores_dim(logits, dim=-1):
+    shifted = logits - logits.amax(dim=-1, keepdim=True)
+    e = torch.exp(shifted)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+@mutant("ch1.softmax", expect=r"underflow|max|stab|nan|row|large")
+def softmax__global_max_shift(logits, dim=-1):
+    # shifts by the max of the whole tensor: a row far below it underflows to 0 / 0
+    e = torch.exp(logits - logits.max())
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+@variant("ch1.softmax")
+def softmax__exp_of_log_normaliser(logits, dim=-1):
+    shifted = logits - logits.amax(dim=dim, keepdim=True)
+    log_z = torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+    return torch.exp(shifted - log_z)
+
+
+@variant("ch1.softmax")
+def softmax__moved_to_last_dim(logits, dim=-1):
+    x = logits.movedim(dim, -1)
+    e = torch.exp(x - x.max(dim=-1, keepdim=True).values)
+    return (e / e.sum(dim=-1, keepdim=True)).movedim(-1, dim)
+
+
+# ---------------------------------------------------------------- ch1.log_softmax
+
+
+@mutant("ch1.log_softmax", expect=r"inf|underflow|stab|log|large|finite")
+def log_softmax__log_of_softmax(logits, dim=-1):
+    e = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
+    return torch.log(e / e.sum(dim=dim, keepdim=True))  # log(0) = -inf for large gaps
+
+
+@mutant("ch1.log_softmax", expect=r"overflow|stab|max|nan|inf|finite|large")
+def log_softmax__no_max_shift(logits, dim=-1):
+    return logits - torch.log(torch.exp(logits).sum(dim=dim, keepdim=True))
+
+
+@mutant("ch1.log_softmax", expect=r"max|shift|constant|offset")
+def log_softmax__max_not_added_back(logits, dim=-1):
+    m = logits.amax(dim=dim, keepdim=True)
+    return logits - torch.log(torch.exp(logits - m).sum(dim=dim, keepdim=True))
+
+
+@variant("ch1.log_softmax")
+def log_softmax__pairwise_logaddexp(logits, dim=-1):
+    shifted = logits - logits.amax(dim=dim, keepdim=True)
+    lse = shifted.narrow(dim, 0, 1)  # log-sum-exp accumulated one entry at a time
+    for i in range(1, shifted.shape[dim]):
+        lse = torch.logaddexp(lse, shifted.narrow(dim, i, 1))
+    return shifted - lse
+
+
+# ---------------------------------------------------------------- ch1.conditional_from_joint
+
+
+@mutant("ch1.conditional_from_joint", expect=r"column|row|marginal|P\(x\)|axis|dim|sum")
+def conditional_from_joint__divides_by_p_y(joint):
+    p_y = joint.sum(dim=0, keepdim=True)
+    safe = torch.where(p_y > 0, p_y, torch.ones_like(p_y))
+    return torch.where(p_y > 0, joint / safe, torch.zeros_like(joint))
+
+
+@mutant("ch1.conditional_from_joint", expect=r"zero|nan|mass|empty")
+def conditional_from_joint__nan_for_empty_rows(joint):
+    return joint / joint.sum(dim=1, keepdim=True)
+
+
+@mutant("ch1.conditional_from_joint", expect=r"uniform|zero|mass|empty")
+def conditional_from_joint__uniform_for_empty_rows(joint):
+    p_x = joint.sum(dim=1, keepdim=True)
+    uniform = torch.full_like(joint, 1.0 / joint.shape[1])
+    return torch.where(p_x > 0, joint / p_x, uniform)
+
+
+@variant("ch1.conditional_from_joint")
+def conditional_from_joint__row_loop(joint):
+    out = torch.zeros_like(joint)
+    for i in range(joint.shape[0]):
+        total = joint[i].sum()
+        if total > 0:
+            out[i] = joint[i] / total
+    return out
+
+
+# ---------------------------------------------------------------- ch1.boltzmann
+
+
+@mutant("ch1.boltzmann", expect=r"sign|energ|low|high")
+def boltzmann__sign_flipped(energies, temperature=1.0):
+    return softmax(energies / temperature, dim=-1)
+
+
+@mutant("ch1.boltzmann", expect=r"temperature")
+def boltzmann__multiplies_by_temperature(energies, temperature=1.0):
+    return softmax(-energies * temperature, dim=-1)
+
+
+@mutant("ch1.boltzmann", expect=r"stab|underflow|overflow|nan|large|finite")
+def boltzmann__unshifted(energies, temperature=1.0):
+    e = torch.exp(-energies / temperature)  # all underflow to 0 for large energies
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+@variant("ch1.boltzmann")
+def boltzmann__shift_by_min_energy(energies, temperature=1.0):
+    e_min = energies.amin(dim=-1, keepdim=True)
+    w = torch.exp(-(energies - e_min) / temperature)
+    return w / w.sum(dim=-1, keepdim=True)
+
+
+# ---------------------------------------------------------------- ch1.kmeans
+
+
+@mutant("ch1.kmeans", expect=r"assign|final|stale")
+def kmeans__stale_assignments(x, init_centroids, iters):
+    centroids = init_centroids.clone()
+    dist = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+    assignments = dist.argmin(dim=1)
+    for _ in range(iters):
+        dist = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+        assignments = dist.argmin(dim=1)
+        new = centroids.clone()
+        for k in range(centroids.shape[0]):
+            members = x[assignments == k]
+            if len(members) > 0:
+                new[k] = members.mean(dim=0)
+        centroids = new
+    return centroids, assignments  # assignments of the previous centroids
+
+
+@mutant("ch1.kmeans", expect=r"empty|nan")
+def kmeans__empty_cluster_nan(x, init_centroids, iters):
+    centroids = init_centroids.clone()
+    k = centroids.shape[0]
+    for _ in range(iters):
+        dist = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+        assignments = dist.argmin(dim=1)
+        centroids = torch.stack([x[assignments == j].mean(dim=0) for j in range(k)])
+    dist = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+    return centroids, dist.argmin(dim=1)
+
+
+@mutant("ch1.kmeans", expect=r"iter")
+def kmeans__one_iteration_too_many(x, init_centroids, iters):
+    centroids = init_centroids.clone()
+    k = centroids.shape[0]
+    for _ in range(iters + 1):
+        dist = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+        assignments = dist.argmin(dim=1)
+        new = centroids.clone()
+        for j in range(k):
+            members = x[assignments == j]
+            if len(members) > 0:
+                new[j] = members.mean(dim=0)
+        centroids = new
+    dist = ((x[:, None, :] - centroids[None, :, :]) ** 2).sum(-1)
+    return centroids, dist.argmin(dim=1)
+
+
+@mutant("ch1.kmeans", expect=r"tie|lower|index")
+def kmeans__ties_to_last_centroid(x, init_centroids, iters):
+    def assign(c):
+        best = torch.full((x.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
+        idx = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+        for j in range(c.shape[0]):
+            d = ((x - c[j]) ** 2).sum(dim=1)
+            better = d <= best  # `<=` hands ties to the later centroid
+            best = torch.where(better, d, best)
+            idx = torch.where(better, torch.full_like(idx, j), idx)
+        return idx
+
+    centroids = init_centroids.clone()
+    for _ in range(iters):
+        a = assign(centroids)
+        new = centroids.clone()
+        for j in range(centroids.shape[0]):
+            if (a == j).any():
+                new[j] = x[a == j].mean(dim=0)
+        centroids = new
+    return centroids, assign(centroids)
+
+
+@variant("ch1.kmeans")
+def kmeans__loops_and_index_add(x, init_centroids, iters):
+    def assign(c):
+        best = torch.full((x.shape[0],), float("inf"), dtype=x.dtype, device=x.device)
+        idx = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+        for j in range(c.shape[0]):
+            d = ((x - c[j]) ** 2).sum(dim=1)
+            better = d < best  # strict: ties stay with the earlier centroid
+            best = torch.where(better, d, best)
+            idx = torch.where(better, torch.full_like(idx, j), idx)
+        return idx
+
+    centroids = init_centroids.clone()
+    k = centroids.shape[0]
+    for _ in range(iters):
+        a = assign(centroids)
+        sums = torch.zeros_like(centroids).index_add(0, a, x)
+        counts = torch.bincount(a, minlength=k).to(x.dtype)
+        centroids = torch.where(
+            (counts > 0)[:, None], sums / counts.clamp(min=1)[:, None], centroids
+        )
+    return centroids, assign(centroids)
+
+
+# ---------------------------------------------------------------- ch1.pca
+
+
+@mutant("ch1.pca", expect=r"cent|mean")
+def pca__not_centred(x, k):
+    _, s, vh = torch.linalg.svd(x, full_matrices=False)
+    comps = vh[:k]
+    signs = torch.sign(comps.gather(1, comps.abs().argmax(dim=1, keepdim=True)))
+    return comps * signs, s[:k] ** 2 / (x.shape[0] - 1)
+
+
+@mutant("ch1.pca", expect=r"N ?- ?1|denominator|unbiased|biased|ddof|factor|scale|variance")
+def pca__biased_variance(x, k):
+    xc = x - x.mean(dim=0)
+    _, s, vh = torch.linalg.svd(xc, full_matrices=False)
+    comps = vh[:k]
+    signs = torch.sign(comps.gather(1, comps.abs().argmax(dim=1, keepdim=True)))
+    return comps * signs, s[:k] ** 2 / x.shape[0]
+
+
+@mutant("ch1.pca", expect=r"sign")
+def pca__no_sign_fix(x, k):
+    xc = x - x.mean(dim=0)
+    _, s, vh = torch.linalg.svd(xc, full_matrices=False)
+    comps = vh[:k]
+    # a fixed but wrong convention: the first entry made positive
+    return comps * torch.sign(comps[:, :1]), s[:k] ** 2 / (x.shape[0] - 1)
+
+
+@mutant("ch1.pca", expect=r"order|largest|descend|sort|ascend")
+def pca__eigh_ascending(x, k):
+    xc = x - x.mean(dim=0)
+    cov = xc.T @ xc / (x.shape[0] - 1)
+    evals, evecs = torch.linalg.eigh(cov)  # ascending eigenvalues
+    comps = evecs[:, :k].T
+    signs = torch.sign(comps.gather(1, comps.abs().argmax(dim=1, keepdim=True)))
+    return comps * signs, evals[:k]
+
+
+@mutant("ch1.pca", expect=r"shape|transpose|column|row")
+def pca__components_as_columns(x, k):
+    xc = x - x.mean(dim=0)
+    _, s, vh = torch.linalg.svd(xc, full_matrices=False)
+    comps = vh[:k]
+    signs = torch.sign(comps.gather(1, comps.abs().argmax(dim=1, keepdim=True)))
+    return (comps * signs).T, s[:k] ** 2 / (x.shape[0] - 1)
+
+
+@variant("ch1.pca")
+def pca__covariance_eigh(x, k):
+    n = x.shape[0]
+    xc = x - x.mean(dim=0)
+    cov = xc.T @ xc / (n - 1)
+    evals, evecs = torch.linalg.eigh(cov)
+    order = torch.argsort(evals, descending=True)[:k]
+    comps = evecs[:, order].T.contiguous()
+    for i in range(k):
+        j = int(comps[i].abs().argmax())
+        if comps[i, j] < 0:
+            comps[i] = -comps[i]
+    return comps, evals[order]

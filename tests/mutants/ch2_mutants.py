@@ -1,0 +1,350 @@
+"""Chapter 2 mutants (realistic student mistakes) and variants (correct, written differently).
+
+Each function is appended to `solutions/ch2_linear_models.py` under its exercise's name,
+so it may use torch, math and that module's functions, nothing else from here.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from solutions.ch2_linear_models import bce_with_logits, sigmoid
+from tests.mutants import mutant, variant
+
+# ---------------------------------------------------------------- ch2.linear_regression_fit
+
+
+@mutant("ch2.linear_regression_fit", expect=r"bias|intercept|penal")
+def linear_regression_fit__bias_penalised(X, y, l2=0.0):
+    ones = torch.ones(X.shape[0], 1, device=X.device, dtype=X.dtype)
+    Xa = torch.cat([X, ones], dim=1)
+    eye = torch.eye(Xa.shape[1], device=X.device, dtype=X.dtype)
+    theta = torch.linalg.solve(Xa.T @ Xa + l2 * eye, Xa.T @ y)  # penalises b as well
+    return theta[:-1], theta[-1]
+
+
+@mutant("ch2.linear_regression_fit", expect=r"bias|intercept|cent|mean")
+def linear_regression_fit__no_intercept(X, y, l2=0.0):
+    eye = torch.eye(X.shape[1], device=X.device, dtype=X.dtype)
+    w = torch.linalg.solve(X.T @ X + l2 * eye, X.T @ y)
+    return w, torch.zeros((), device=X.device, dtype=X.dtype)
+
+
+@mutant("ch2.linear_regression_fit", expect=r"l2|alpha|regulari|penal|scale|factor")
+def linear_regression_fit__l2_scaled_by_n(X, y, l2=0.0):
+    # mixes the mean-loss and sum-loss conventions: l2 * N instead of l2
+    xm, ym = X.mean(dim=0), y.mean()
+    Xc, yc = X - xm, y - ym
+    eye = torch.eye(X.shape[1], device=X.device, dtype=X.dtype)
+    w = torch.linalg.solve(Xc.T @ Xc + l2 * X.shape[0] * eye, Xc.T @ yc)
+    return w, ym - xm @ w
+
+
+@variant("ch2.linear_regression_fit")
+def linear_regression_fit__augmented_with_zero_bias_penalty(X, y, l2=0.0):
+    n, d = X.shape
+    ones = torch.ones(n, 1, device=X.device, dtype=X.dtype)
+    Xa = torch.cat([X, ones], dim=1)  # (N, D + 1)
+    penalty = torch.diag(
+        torch.cat([torch.full((d,), l2, device=X.device, dtype=X.dtype),
+                   torch.zeros(1, device=X.device, dtype=X.dtype)])
+    )
+    theta = torch.linalg.solve(Xa.T @ Xa + penalty, Xa.T @ y)
+    return theta[:d], theta[d]
+
+
+@variant("ch2.linear_regression_fit")
+def linear_regression_fit__lstsq_on_stacked_system(X, y, l2=0.0):
+    xm, ym = X.mean(dim=0), y.mean()
+    d = X.shape[1]
+    # ridge as least squares: stack sqrt(l2) I under Xc and zeros under yc
+    A = torch.cat([X - xm, (l2 ** 0.5) * torch.eye(d, device=X.device, dtype=X.dtype)])
+    rhs = torch.cat([y - ym, torch.zeros(d, device=X.device, dtype=X.dtype)])
+    w = torch.linalg.lstsq(A, rhs[:, None]).solution[:, 0]
+    return w, ym - xm @ w
+
+
+# ---------------------------------------------------------------- ch2.mse_loss
+
+
+@mutant("ch2.mse_loss", expect=r"mean|sum|scale|factor|average")
+def mse_loss__sum(pred, target):
+    return ((pred - target) ** 2).sum()
+
+
+@mutant("ch2.mse_loss", expect=r"square|absolute|abs")
+def mse_loss__absolute_error(pred, target):
+    return (pred - target).abs().mean()
+
+
+@mutant("ch2.mse_loss", expect=r"factor|half|scale|0\.5")
+def mse_loss__half(pred, target):
+    return 0.5 * ((pred - target) ** 2).mean()
+
+
+@variant("ch2.mse_loss")
+def mse_loss__dot_product(pred, target):
+    r = (pred - target).reshape(-1)
+    return torch.dot(r, r) / r.numel()
+
+
+# ---------------------------------------------------------------- ch2.linear_regression_gd
+
+
+@mutant("ch2.linear_regression_gd", expect=r"factor|scale|twice|half")
+def linear_regression_gd__gradient_missing_2(X, y, lr, steps):
+    n = X.shape[0]
+    w = torch.zeros(X.shape[1], device=X.device, dtype=X.dtype)
+    b = torch.zeros((), device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        r = X @ w + b - y
+        w, b = w - lr * (X.T @ r) / n, b - lr * r.mean()
+    return w, b
+
+
+@mutant("ch2.linear_regression_gd", expect=r"same step|simultaneous|together|order|update")
+def linear_regression_gd__sequential_update(X, y, lr, steps):
+    n = X.shape[0]
+    w = torch.zeros(X.shape[1], device=X.device, dtype=X.dtype)
+    b = torch.zeros((), device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        r = X @ w + b - y
+        w = w - lr * 2.0 / n * (X.T @ r)
+        r = X @ w + b - y  # recomputed with the new w before updating b
+        b = b - lr * 2.0 / n * r.sum()
+    return w, b
+
+
+@mutant("ch2.linear_regression_gd", expect=r"mean|sum|scale|factor|N")
+def linear_regression_gd__sum_gradient(X, y, lr, steps):
+    w = torch.zeros(X.shape[1], device=X.device, dtype=X.dtype)
+    b = torch.zeros((), device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        r = X @ w + b - y
+        w, b = w - lr * 2.0 * (X.T @ r), b - lr * 2.0 * r.sum()
+    return w, b
+
+
+@mutant("ch2.linear_regression_gd", expect=r"bias|intercept|\bb\b")
+def linear_regression_gd__bias_never_updated(X, y, lr, steps):
+    n = X.shape[0]
+    w = torch.zeros(X.shape[1], device=X.device, dtype=X.dtype)
+    b = torch.zeros((), device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        r = X @ w + b - y
+        w = w - lr * 2.0 / n * (X.T @ r)
+    return w, b
+
+
+@variant("ch2.linear_regression_gd")
+def linear_regression_gd__augmented_parameter_vector(X, y, lr, steps):
+    n = X.shape[0]
+    Xa = torch.cat([X, torch.ones(n, 1, device=X.device, dtype=X.dtype)], dim=1)
+    theta = torch.zeros(Xa.shape[1], device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        theta = theta - lr * (2.0 / n) * Xa.T @ (Xa @ theta - y)
+    return theta[:-1], theta[-1]
+
+
+@variant("ch2.linear_regression_gd")
+def linear_regression_gd__per_sample_accumulation(X, y, lr, steps):
+    n, d = X.shape
+    w = torch.zeros(d, device=X.device, dtype=X.dtype)
+    b = torch.zeros((), device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        gw = torch.zeros_like(w)
+        gb = torch.zeros_like(b)
+        for i in range(n):
+            err = X[i] @ w + b - y[i]
+            gw = gw + 2.0 * err * X[i] / n
+            gb = gb + 2.0 * err / n
+        w, b = w - lr * gw, b - lr * gb
+    return w, b
+
+
+# ---------------------------------------------------------------- ch2.sigmoid
+
+
+@mutant("ch2.sigmoid", expect=r"nan|overflow|stab|tail|large|finite|inf")
+def sigmoid__exp_over_one_plus_exp(x):
+    e = torch.exp(x)
+    return e / (1.0 + e)  # inf / inf = nan for large positive x
+
+
+@mutant("ch2.sigmoid", expect=r"tail|cancel|precision|relative|small|negative|accura")
+def sigmoid__one_minus_for_negatives(x):
+    pos = 1.0 / (1.0 + torch.exp(-x.abs()))
+    return torch.where(x >= 0, pos, 1.0 - pos)  # cancels to 0 for x below about -17
+
+
+@mutant("ch2.sigmoid", expect=r"sign")
+def sigmoid__sign_flipped(x):
+    e = torch.exp(-x.abs())
+    return torch.where(x >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
+
+
+@variant("ch2.sigmoid")
+def sigmoid__exp_of_minus_logaddexp(x):
+    # sigmoid(x) = exp(-softplus(-x)) = exp(-logaddexp(0, -x))
+    return torch.exp(-torch.logaddexp(torch.zeros_like(x), -x))
+
+
+@variant("ch2.sigmoid")
+def sigmoid__two_branches_masked(x):
+    out = torch.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + torch.exp(-x[pos]))
+    ex = torch.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+# ---------------------------------------------------------------- ch2.bce_with_logits
+
+
+@mutant("ch2.bce_with_logits", expect=r"stab|large|inf|nan|log|finite|overflow")
+def bce_with_logits__through_probabilities(logits, targets):
+    p = sigmoid(logits)
+    return -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p)).mean()
+
+
+@mutant("ch2.bce_with_logits", expect=r"mean|sum|scale|factor|average")
+def bce_with_logits__sum(logits, targets):
+    z = logits
+    return (z.clamp(min=0) - z * targets + torch.log1p(torch.exp(-z.abs()))).sum()
+
+
+@mutant("ch2.bce_with_logits", expect=r"soft|target|hard|round")
+def bce_with_logits__hard_targets_only(logits, targets):
+    z = logits
+    softplus_neg = (-z).clamp(min=0) + torch.log1p(torch.exp(-z.abs()))  # -log sigmoid(z)
+    softplus_pos = z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))  # -log(1 - sigmoid(z))
+    return torch.where(targets > 0.5, softplus_neg, softplus_pos).mean()
+
+
+@mutant("ch2.bce_with_logits", expect=r"sign")
+def bce_with_logits__sign_of_zt(logits, targets):
+    z = logits
+    return (z.clamp(min=0) + z * targets + torch.log1p(torch.exp(-z.abs()))).mean()
+
+
+@variant("ch2.bce_with_logits")
+def bce_with_logits__logsigmoid(logits, targets):
+    logsig = torch.nn.functional.logsigmoid
+    return -(targets * logsig(logits) + (1 - targets) * logsig(-logits)).mean()
+
+
+@variant("ch2.bce_with_logits")
+def bce_with_logits__softplus_by_logaddexp(logits, targets):
+    zero = torch.zeros_like(logits)
+    # t softplus(-z) + (1 - t) softplus(z)
+    per = targets * torch.logaddexp(zero, -logits) + (1 - targets) * torch.logaddexp(zero, logits)
+    return per.mean()
+
+
+# ---------------------------------------------------------------- ch2.logistic_regression_grad
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"mean|scale|factor|N|sum")
+def logistic_regression_grad__not_divided_by_n(X, y, w, b):
+    z = X @ w + b
+    err = sigmoid(z) - y
+    return bce_with_logits(z, y), X.T @ err, err.sum()
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"sign")
+def logistic_regression_grad__sign_flipped(X, y, w, b):
+    z = X @ w + b
+    dz = (y - sigmoid(z)) / X.shape[0]
+    return bce_with_logits(z, y), X.T @ dz, dz.sum()
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"bias|intercept|\bb\b|db")
+def logistic_regression_grad__bias_left_out_of_scores(X, y, w, b):
+    z = X @ w  # forgets b
+    dz = (sigmoid(z) - y) / X.shape[0]
+    return bce_with_logits(z, y), X.T @ dz, dz.sum()
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"shape|0-d|scalar|db")
+def logistic_regression_grad__db_shape_1(X, y, w, b):
+    z = X @ w + b
+    dz = (sigmoid(z) - y) / X.shape[0]
+    return bce_with_logits(z, y), X.T @ dz, dz.sum().reshape(1)
+
+
+@variant("ch2.logistic_regression_grad")
+def logistic_regression_grad__per_sample_loop(X, y, w, b):
+    n = X.shape[0]
+    loss = torch.zeros((), device=X.device, dtype=X.dtype)
+    dw = torch.zeros_like(w)
+    db = torch.zeros_like(b)
+    for i in range(n):
+        z = X[i] @ w + b
+        loss = loss + torch.logaddexp(torch.zeros_like(z), z) - y[i] * z
+        g = torch.exp(-torch.logaddexp(torch.zeros_like(z), -z)) - y[i]
+        dw = dw + g * X[i] / n
+        db = db + g / n
+    return loss / n, dw, db
+
+
+# ---------------------------------------------------------------- ch2.softmax_regression_grad
+
+
+@mutant("ch2.softmax_regression_grad", expect=r"mean|scale|factor|N|sum")
+def softmax_regression_grad__not_divided_by_n(X, y, W, b):
+    s = X @ W + b
+    logp = s - s.amax(dim=1, keepdim=True)
+    logp = logp - torch.log(torch.exp(logp).sum(dim=1, keepdim=True))
+    rows = torch.arange(X.shape[0], device=X.device)
+    ds = torch.exp(logp)
+    ds[rows, y] -= 1.0
+    return -logp[rows, y].mean(), X.T @ ds, ds.sum(dim=0)
+
+
+@mutant("ch2.softmax_regression_grad", expect=r"shape|transpose")
+def softmax_regression_grad__dW_transposed(X, y, W, b):
+    s = X @ W + b
+    logp = s - s.amax(dim=1, keepdim=True)
+    logp = logp - torch.log(torch.exp(logp).sum(dim=1, keepdim=True))
+    rows = torch.arange(X.shape[0], device=X.device)
+    ds = torch.exp(logp)
+    ds[rows, y] -= 1.0
+    ds = ds / X.shape[0]
+    return -logp[rows, y].mean(), ds.T @ X, ds.sum(dim=0)
+
+
+@mutant("ch2.softmax_regression_grad", expect=r"stab|overflow|nan|inf|large|finite|max")
+def softmax_regression_grad__unshifted_softmax(X, y, W, b):
+    s = X @ W + b
+    e = torch.exp(s)
+    p = e / e.sum(dim=1, keepdim=True)
+    rows = torch.arange(X.shape[0], device=X.device)
+    ds = p.clone()
+    ds[rows, y] -= 1.0
+    ds = ds / X.shape[0]
+    return -torch.log(p[rows, y]).mean(), X.T @ ds, ds.sum(dim=0)
+
+
+@mutant("ch2.softmax_regression_grad", expect=r"sign")
+def softmax_regression_grad__sign_flipped(X, y, W, b):
+    s = X @ W + b
+    logp = s - s.amax(dim=1, keepdim=True)
+    logp = logp - torch.log(torch.exp(logp).sum(dim=1, keepdim=True))
+    rows = torch.arange(X.shape[0], device=X.device)
+    onehot = torch.zeros_like(s)
+    onehot[rows, y] = 1.0
+    ds = (onehot - torch.exp(logp)) / X.shape[0]
+    return -logp[rows, y].mean(), X.T @ ds, ds.sum(dim=0)
+
+
+@variant("ch2.softmax_regression_grad")
+def softmax_regression_grad__one_hot_einsum(X, y, W, b):
+    n, c = X.shape[0], W.shape[1]
+    s = torch.einsum("nd,dc->nc", X, W) + b
+    m = s.max(dim=1, keepdim=True).values
+    lse = m + torch.log(torch.exp(s - m).sum(dim=1, keepdim=True))
+    onehot = (y[:, None] == torch.arange(c, device=X.device)[None, :]).to(X.dtype)
+    loss = (lse[:, 0] - (s * onehot).sum(dim=1)).mean()
+    ds = (torch.exp(s - lse) - onehot) / n
+    return loss, torch.einsum("nd,nc->dc", X, ds), ds.sum(dim=0)

@@ -1,0 +1,385 @@
+"""Mutants and variants of chapter 5 (convolutional networks).
+
+Each function is graded as if it were the student's, appended to `solutions/ch5_cnn.py`
+under the exercise's name: it may use torch, `F` (torch.nn.functional), `nn` and the
+module's other functions, nothing else from this file.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tests.mutants import mutant, variant
+
+# ---------------------------------------------------------------- ch5.im2col
+
+
+@mutant("ch5.im2col", expect=r"order|layout|channel")
+def im2col__kernel_major_rows(x, kernel_size, stride=1, padding=0):
+    # rows ordered (i, j, c) instead of F.unfold's (c, i, j)
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    n, c = x.shape[0], x.shape[1]
+    xp = F.pad(x, (padding, padding, padding, padding))
+    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)  # (N, C, Ho, Wo, kh, kw)
+    ho, wo = patches.shape[2], patches.shape[3]
+    return patches.permute(0, 4, 5, 1, 2, 3).reshape(n, c * kh * kw, ho * wo)
+
+
+@mutant("ch5.im2col", expect=r"padding")
+def im2col__padding_ignored(x, kernel_size, stride=1, padding=0):
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    n, c = x.shape[0], x.shape[1]
+    patches = x.unfold(2, kh, stride).unfold(3, kw, stride)
+    ho, wo = patches.shape[2], patches.shape[3]
+    return patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+
+
+@mutant("ch5.im2col", expect=r"order|layout|transpose")
+def im2col__patches_column_major(x, kernel_size, stride=1, padding=0):
+    # patches listed column by column (wo, ho) instead of row by row
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    n, c = x.shape[0], x.shape[1]
+    xp = F.pad(x, (padding, padding, padding, padding))
+    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)
+    ho, wo = patches.shape[2], patches.shape[3]
+    return patches.permute(0, 1, 4, 5, 3, 2).reshape(n, c * kh * kw, ho * wo)
+
+
+@variant("ch5.im2col")
+def im2col__loops(x, kernel_size, stride=1, padding=0):
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    n, c, h, w = x.shape
+    xp = x.new_zeros((n, c, h + 2 * padding, w + 2 * padding))
+    xp[:, :, padding : padding + h, padding : padding + w] = x
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (w + 2 * padding - kw) // stride + 1
+    cols = x.new_zeros((n, c * kh * kw, ho * wo))
+    for r in range(ho):
+        for q in range(wo):
+            patch = xp[:, :, r * stride : r * stride + kh, q * stride : q * stride + kw]
+            cols[:, :, r * wo + q] = patch.reshape(n, -1)
+    return cols
+
+
+# ---------------------------------------------------------------- ch5.conv2d_forward
+
+
+@mutant("ch5.conv2d_forward", expect=r"flip|cross-correlation")
+def conv2d_forward__kernel_flipped(x, w, b, stride=1, padding=0):
+    # true convolution: the kernel is flipped in both spatial dims
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (wd + 2 * padding - kw) // stride + 1
+    cols = im2col(x, (kh, kw), stride, padding)
+    out = w.flip(-1, -2).reshape(f, -1) @ cols + b.reshape(1, f, 1)
+    return out.reshape(n, f, ho, wo)
+
+
+@mutant("ch5.conv2d_forward", expect=r"bias")
+def conv2d_forward__bias_forgotten(x, w, b, stride=1, padding=0):
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (wd + 2 * padding - kw) // stride + 1
+    cols = im2col(x, (kh, kw), stride, padding)
+    return (w.reshape(f, -1) @ cols).reshape(n, f, ho, wo)
+
+
+@mutant("ch5.conv2d_forward", expect=r"stride")
+def conv2d_forward__stride_after_full(x, w, b, stride=1, padding=0):
+    # computes the stride-1 output, then keeps every stride-th row but all columns
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho = h + 2 * padding - kh + 1
+    wo = wd + 2 * padding - kw + 1
+    cols = im2col(x, (kh, kw), 1, padding)
+    out = (w.reshape(f, -1) @ cols + b.reshape(1, f, 1)).reshape(n, f, ho, wo)
+    return out[:, :, ::stride, :]
+
+
+@variant("ch5.conv2d_forward")
+def conv2d_forward__loops(x, w, b, stride=1, padding=0):
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    xp = F.pad(x, (padding,) * 4)
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (wd + 2 * padding - kw) // stride + 1
+    out = x.new_zeros((n, f, ho, wo))
+    for r in range(ho):
+        for q in range(wo):
+            patch = xp[:, :, r * stride : r * stride + kh, q * stride : q * stride + kw]
+            out[:, :, r, q] = torch.einsum("ncij,fcij->nf", patch, w) + b
+    return out
+
+
+@variant("ch5.conv2d_forward")
+def conv2d_forward__shifted_sums(x, w, b, stride=1, padding=0):
+    # sum over kernel offsets of a strided slice times one kernel column
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    xp = F.pad(x, (padding,) * 4)
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (wd + 2 * padding - kw) // stride + 1
+    out = b.reshape(1, f, 1, 1).expand(n, f, ho, wo).clone()
+    for i in range(kh):
+        for j in range(kw):
+            sl = xp[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride]  # (N, C, Ho, Wo)
+            out = out + torch.einsum("nchw,fc->nfhw", sl, w[:, :, i, j])
+    return out
+
+
+# ---------------------------------------------------------------- ch5.conv2d_backward
+
+
+@mutant("ch5.conv2d_backward", expect=r"overlap|accumulate|add")
+def conv2d_backward__dx_overwritten(dout, x, w, stride=1, padding=0):
+    # "=" instead of "+=": a pixel covered by several windows keeps only the last one
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    dout_flat = dout.reshape(n, f, ho * wo)
+    db = dout.sum(dim=(0, 2, 3))
+    cols = im2col(x, (kh, kw), stride, padding)
+    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
+    dcols = (w.reshape(f, -1).T @ dout_flat).reshape(n, c, kh, kw, ho, wo)
+    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] = dcols[:, :, i, j]
+    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
+
+
+@mutant("ch5.conv2d_backward", expect=r"\bdb\b|bias|mean")
+def conv2d_backward__db_averaged(dout, x, w, stride=1, padding=0):
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    dout_flat = dout.reshape(n, f, ho * wo)
+    db = dout.mean(dim=(0, 2, 3))
+    cols = im2col(x, (kh, kw), stride, padding)
+    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
+    dcols = (w.reshape(f, -1).T @ dout_flat).reshape(n, c, kh, kw, ho, wo)
+    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += dcols[:, :, i, j]
+    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
+
+
+@mutant("ch5.conv2d_backward", expect=r"flip|kernel")
+def conv2d_backward__dx_unflipped_full_conv(dout, x, w, stride=1, padding=0):
+    # dx as a "full" correlation of dout with the UNflipped kernel (stride 1 formula)
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    dout_flat = dout.reshape(n, f, ho * wo)
+    db = dout.sum(dim=(0, 2, 3))
+    cols = im2col(x, (kh, kw), stride, padding)
+    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
+    # dilate dout by the stride, then pad it fully
+    dil = dout.new_zeros((n, f, (ho - 1) * stride + 1, (wo - 1) * stride + 1))
+    dil[:, :, ::stride, ::stride] = dout
+    full = F.pad(dil, (kw - 1, kw - 1, kh - 1, kh - 1))
+    wt = w.transpose(0, 1)  # (C, F, kh, kw), should also be flipped
+    dxp_valid = conv2d_forward(full, wt, w.new_zeros(c), 1, 0)
+    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
+    dxp[:, :, : dxp_valid.shape[2], : dxp_valid.shape[3]] = dxp_valid
+    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
+
+
+@variant("ch5.conv2d_backward")
+def conv2d_backward__transposed_conv(dout, x, w, stride=1, padding=0):
+    # dx is the full correlation of the stride-dilated dout with the flipped kernel
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    db = dout.sum(dim=(0, 2, 3))
+    xp = F.pad(x, (padding,) * 4)
+    dw = x.new_zeros(w.shape)
+    for i in range(kh):
+        for j in range(kw):
+            sl = xp[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride]  # (N, C, Ho, Wo)
+            dw[:, :, i, j] = torch.einsum("nfhw,nchw->fc", dout, sl)
+    dil = dout.new_zeros((n, f, (ho - 1) * stride + 1, (wo - 1) * stride + 1))
+    dil[:, :, ::stride, ::stride] = dout
+    full = F.pad(dil, (kw - 1, kw - 1, kh - 1, kh - 1))
+    wt = w.flip(-1, -2).transpose(0, 1)  # (C, F, kh, kw)
+    dxp_valid = conv2d_forward(full, wt, w.new_zeros(c), 1, 0)
+    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
+    dxp[:, :, : dxp_valid.shape[2], : dxp_valid.shape[3]] = dxp_valid
+    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
+
+
+# ---------------------------------------------------------------- ch5.maxpool2d_forward
+
+
+@mutant("ch5.maxpool2d_forward", expect=r"stride")
+def maxpool2d_forward__stride_is_kernel(x, kernel_size, stride):
+    k = kernel_size
+    return x.unfold(2, k, k).unfold(3, k, k).amax(dim=(-2, -1))
+
+
+@mutant("ch5.maxpool2d_forward", expect=r"max|average|mean")
+def maxpool2d_forward__average(x, kernel_size, stride):
+    k = kernel_size
+    return x.unfold(2, k, stride).unfold(3, k, stride).mean(dim=(-2, -1))
+
+
+@mutant("ch5.maxpool2d_forward", expect=r"shape|floor|partial")
+def maxpool2d_forward__ceil_mode(x, kernel_size, stride):
+    # keeps partial windows at the bottom and right border (pads with -inf)
+    k = kernel_size
+    h, w = x.shape[2], x.shape[3]
+    ho = -(-(h - k) // stride) + 1
+    wo = -(-(w - k) // stride) + 1
+    need_h = (ho - 1) * stride + k - h
+    need_w = (wo - 1) * stride + k - w
+    xp = F.pad(x, (0, need_w, 0, need_h), value=float("-inf"))
+    return xp.unfold(2, k, stride).unfold(3, k, stride).amax(dim=(-2, -1))
+
+
+@variant("ch5.maxpool2d_forward")
+def maxpool2d_forward__strided_slices(x, kernel_size, stride):
+    k = kernel_size
+    ho = (x.shape[2] - k) // stride + 1
+    wo = (x.shape[3] - k) // stride + 1
+    out = None
+    for i in range(k):
+        for j in range(k):
+            sl = x[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride]
+            out = sl if out is None else torch.maximum(out, sl)
+    return out.clone()
+
+
+# ---------------------------------------------------------------- ch5.maxpool2d_backward
+
+
+@mutant("ch5.maxpool2d_backward", expect=r"first|tie")
+def maxpool2d_backward__every_maximum(dout, x, kernel_size, stride):
+    # every pixel equal to the window's maximum gets the whole gradient
+    n, c, h, wd = x.shape
+    k = kernel_size
+    ho, wo = dout.shape[2], dout.shape[3]
+    dx = x.new_zeros(x.shape)
+    for r in range(ho):
+        for q in range(wo):
+            win = x[:, :, r * stride : r * stride + k, q * stride : q * stride + k]
+            mask = win == win.amax(dim=(-2, -1), keepdim=True)
+            rows, cols = slice(r * stride, r * stride + k), slice(q * stride, q * stride + k)
+            dx[:, :, rows, cols] += mask * dout[:, :, r : r + 1, q : q + 1]
+    return dx
+
+
+@mutant("ch5.maxpool2d_backward", expect=r"first|tie|last")
+def maxpool2d_backward__last_maximum(dout, x, kernel_size, stride):
+    n, c, h, wd = x.shape
+    k = kernel_size
+    windows = x.unfold(2, k, stride).unfold(3, k, stride)
+    ho, wo = windows.shape[2], windows.shape[3]
+    flat = windows.reshape(n, c, ho, wo, k * k)
+    # argmax of the reversed window: the last maximum
+    flat_arg = k * k - 1 - flat.flip(-1).argmax(dim=-1)
+    rows = torch.arange(ho, device=x.device).reshape(ho, 1) * stride + flat_arg // k
+    cols = torch.arange(wo, device=x.device).reshape(1, wo) * stride + flat_arg % k
+    target = (rows * wd + cols).reshape(n, c, ho * wo)
+    dx = x.new_zeros((n, c, h * wd))
+    dx.scatter_add_(2, target, dout.reshape(n, c, ho * wo))
+    return dx.reshape(n, c, h, wd)
+
+
+@mutant("ch5.maxpool2d_backward", expect=r"overlap|add|accumulate")
+def maxpool2d_backward__overlap_overwrites(dout, x, kernel_size, stride):
+    n, c, h, wd = x.shape
+    k = kernel_size
+    windows = x.unfold(2, k, stride).unfold(3, k, stride)
+    ho, wo = windows.shape[2], windows.shape[3]
+    flat_arg = windows.reshape(n, c, ho, wo, k * k).argmax(dim=-1)
+    dx = x.new_zeros(x.shape)
+    for r in range(ho):
+        for q in range(wo):
+            i, j = flat_arg[:, :, r, q] // k, flat_arg[:, :, r, q] % k
+            win = torch.zeros_like(x[:, :, :k, :k]).reshape(n, c, k * k)
+            win.scatter_(2, (i * k + j).unsqueeze(-1), dout[:, :, r, q].unsqueeze(-1))
+            region = dx[:, :, r * stride : r * stride + k, q * stride : q * stride + k]
+            # keeps what was there only where this window writes nothing
+            dx[:, :, r * stride : r * stride + k, q * stride : q * stride + k] = torch.where(
+                win.reshape(n, c, k, k) != 0, win.reshape(n, c, k, k), region
+            )
+    return dx
+
+
+@variant("ch5.maxpool2d_backward")
+def maxpool2d_backward__loops(dout, x, kernel_size, stride):
+    n, c, h, wd = x.shape
+    k = kernel_size
+    ho, wo = dout.shape[2], dout.shape[3]
+    dx = x.new_zeros((n, c, h * wd))
+    for r in range(ho):
+        for q in range(wo):
+            win = x[:, :, r * stride : r * stride + k, q * stride : q * stride + k].reshape(n, c, k * k)
+            best = win.max(dim=-1, keepdim=True).values
+            # first position equal to the maximum: cumulative count of hits equals 1
+            hit = win == best
+            first = hit & (hit.cumsum(dim=-1) == 1)
+            pos = first.to(torch.int64).argmax(dim=-1)  # (N, C)
+            flat = (r * stride + pos // k) * wd + (q * stride + pos % k)
+            dx.scatter_add_(2, flat.unsqueeze(-1), dout[:, :, r, q].unsqueeze(-1))
+    return dx.reshape(n, c, h, wd)
+
+
+# ---------------------------------------------------------------- ch5.digits_train_predict
+
+
+@mutant("ch5.digits_train_predict", expect=r"accura")
+def digits_train_predict__untrained(X_train, y_train, X_test, seed):
+    # builds the model but forgets the training loop
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(64, 10, generator=g).to(X_test.device)
+    return (X_test.reshape(X_test.shape[0], 64).float() @ W).argmax(dim=1)
+
+
+@mutant("ch5.digits_train_predict", expect=r"accura")
+def digits_train_predict__labels_off_by_one(X_train, y_train, X_test, seed):
+    # trains a nearest-class-mean classifier but returns the index shifted by one
+    xs = X_train.reshape(X_train.shape[0], -1).float()
+    means = torch.stack([xs[y_train == k].mean(dim=0) for k in range(10)])
+    xt = X_test.reshape(X_test.shape[0], -1).float()
+    d = (xt[:, None, :] - means[None]).pow(2).sum(-1)
+    return (d.argmin(dim=1) + 1) % 10
+
+
+@mutant("ch5.digits_train_predict", expect=r"int64|dtype")
+def digits_train_predict__float_labels(X_train, y_train, X_test, seed):
+    # a correct nearest-class-mean classifier whose labels come back as floats
+    xs = X_train.reshape(X_train.shape[0], -1).float()
+    means = torch.stack([xs[y_train == k].mean(dim=0) for k in range(10)])
+    xt = X_test.reshape(X_test.shape[0], -1).float()
+    d = (xt[:, None, :] - means[None]).pow(2).sum(-1)
+    return d.argmin(dim=1).to(X_test.dtype)
+
+
+@variant("ch5.digits_train_predict")
+def digits_train_predict__mlp(X_train, y_train, X_test, seed):
+    # a two-layer MLP on the flattened pixels, full-batch Adam, own generator
+    g = torch.Generator().manual_seed(seed)
+    device = X_train.device
+    xs = X_train.reshape(X_train.shape[0], -1).float()
+    ys = y_train.to(device)
+    W1 = (torch.randn(64, 128, generator=g) * 0.125).to(device).requires_grad_()
+    b1 = torch.zeros(128, device=device, requires_grad=True)
+    W2 = (torch.randn(128, 10, generator=g) * 0.09).to(device).requires_grad_()
+    b2 = torch.zeros(10, device=device, requires_grad=True)
+    params = [W1, b1, W2, b2]
+    opt = torch.optim.Adam(params, lr=1e-2)
+    for _ in range(300):
+        loss = F.cross_entropy(torch.relu(xs @ W1 + b1) @ W2 + b2, ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        xt = X_test.reshape(X_test.shape[0], -1).float().to(device)
+        pred = (torch.relu(xt @ W1 + b1) @ W2 + b2).argmax(dim=1)
+    return pred.to(X_test.device)
