@@ -28,6 +28,19 @@ class CheckFailure(AssertionError):
         super().__init__(f"{key} {self.params}")
 
 
+class PartialCredit(CheckFailure):
+    """An outcome check's verdict: `fraction` of the check's points (0 <= fraction < 1)."""
+
+    def __init__(self, fraction: float, key: str, params: dict | None = None, reveal: dict | None = None):
+        super().__init__(key, params, reveal)
+        self.fraction = min(max(float(fraction), 0.0), 1.0)
+
+
+def partial_credit(fraction: float, key: str, reveal: dict | None = None, **params: object) -> None:
+    """End an outcome check with part of its points (e.g. accuracy below full marks)."""
+    raise PartialCredit(fraction, key, params, reveal)
+
+
 def fail(key: str, reveal: dict | None = None, **params: object) -> None:
     raise CheckFailure(key, params, reveal)
 

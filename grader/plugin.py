@@ -15,7 +15,7 @@ import pytest
 
 from grader import messages, probes
 from grader.checks import HIDDEN
-from grader.compare import CheckFailure
+from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import chapter as chapter_of
 from grader.curriculum import find
 from grader.results import CheckResult
@@ -114,8 +114,10 @@ class Collector:
         if report.passed:
             result = CheckResult(name, points, points, "passed", visibility, "", call.duration)
         else:
-            status, message = self.explain(call.excinfo.value if call.excinfo else None, visibility)
-            result = CheckResult(name, 0.0, points, status, visibility, message, call.duration)
+            exc = call.excinfo.value if call.excinfo else None
+            status, message = self.explain(exc, visibility)
+            earned = points * exc.fraction if isinstance(exc, PartialCredit) else 0.0
+            result = CheckResult(name, round(earned, 4), points, status, visibility, message, call.duration)
         self.results.setdefault(exercise, []).append(result)
         return report
 

@@ -41,7 +41,7 @@ def _result(report, exercise_id):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in CASES if not c.correct], ids=lambda c: c.slug)
+@pytest.mark.parametrize("case", [c for c in CASES if not c.correct], ids=lambda c: f"{c.exercise}:{c.slug}")
 def test_mutant_scores_below_full_marks_with_a_pointed_message(case, reports):
     result = _result(reports(SLOT_OF[id(case)]), case.exercise)
     messages = "\n".join(c.message for c in result.checks)
@@ -50,7 +50,7 @@ def test_mutant_scores_below_full_marks_with_a_pointed_message(case, reports):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [c for c in CASES if c.correct], ids=lambda c: c.slug)
+@pytest.mark.parametrize("case", [c for c in CASES if c.correct], ids=lambda c: f"{c.exercise}:{c.slug}")
 def test_variant_gets_full_marks(case, reports):
     result = _result(reports(SLOT_OF[id(case)]), case.exercise)
     failures = "\n".join(f"{c.name}: {c.message}" for c in result.checks if c.status != "passed")
