@@ -88,10 +88,8 @@ def expect_close(
     if isinstance(name, tuple):
         if not isinstance(expected, tuple):
             raise TypeError("a tuple of names needs a tuple output")
-        if not isinstance(got, (tuple, list)):
-            fail("compare.not_sequence", _reveal(ctx), name="output", count=len(expected), got=diagnose.type_name(got))
-        if len(got) != len(expected):
-            fail("compare.length", _reveal(ctx), name="output", count=len(expected), got=len(got))
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            fail("compare.returns", _reveal(ctx), count=len(expected), names=", ".join(name), got=diagnose.type_name(got))
         leaves = []
         for i, (g, e) in enumerate(zip(got, expected)):
             leaves += _leaves(g, e, name[i], (i,), ctx)

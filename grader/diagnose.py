@@ -29,7 +29,13 @@ def type_name(value: object) -> str:
 def show(value: object, limit: int = 1200) -> str:
     """A short, readable rendering of inputs or values for public feedback."""
     if isinstance(value, dict):
-        text = "\n".join(f"{k} = {show(v, limit // max(1, len(value)))}" for k, v in value.items())
+        parts = []
+        for k, v in value.items():
+            shown = show(v, limit // max(1, len(value)))
+            if isinstance(v, dict):
+                shown = "{\n" + "\n".join("    " + line for line in shown.splitlines()) + "\n}"
+            parts.append(f"{k} = {shown}")
+        text = "\n".join(parts)
     elif isinstance(value, torch.Tensor):
         with _printoptions():
             text = repr(value) if value.numel() <= 64 else f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}"

@@ -15,13 +15,7 @@ from functools import lru_cache
 import torch
 from torch.overrides import TorchFunctionMode
 
-AUTOGRAD = (
-    "torch.Tensor.backward",
-    "torch.autograd.grad",
-    "torch.autograd.backward",
-    "torch.Tensor.requires_grad_",
-)
-
+from grader.guard_names import AUTOGRAD
 
 class BannedCall(RuntimeError):
     """Raised inside student code at a banned call (the worker reports it by name)."""

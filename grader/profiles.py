@@ -2,9 +2,12 @@
 that could fail a slow but correct student, one bug reported (the smallest), and a seed
 set per run so that the same submission always gets the same score.
 
-Loaded explicitly by the runner (`use(...)`), never as an import side effect."""
+Loaded explicitly by the runner (`with use("check"):`), never as an import side effect."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -16,7 +19,11 @@ PROFILES = {
 }
 
 
-def use(name: str) -> None:
+@contextmanager
+def use(name: str) -> Iterator[None]:
+    """Make the grading profile `name` the default inside the block, then restore the
+    previous default (the grader may run inside another Hypothesis user's process)."""
+    previous = settings.default
     for profile, extra in PROFILES.items():
         settings.register_profile(
             f"dlcourse-{profile}",
@@ -30,3 +37,8 @@ def use(name: str) -> None:
             **extra,
         )
     settings.load_profile(f"dlcourse-{name}")
+    try:
+        yield
+    finally:
+        settings.register_profile("dlcourse-previous", previous)
+        settings.load_profile("dlcourse-previous")

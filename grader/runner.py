@@ -79,7 +79,6 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang):
     from grader.plugin import Collector
 
     torch.set_num_threads(threads)
-    profiles.use(profile)
     collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang)
     files = []
     for chapter_id in dict.fromkeys(e.chapter for e in exercises):
@@ -101,7 +100,8 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang):
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
-        code = pytest.main(args, plugins=[collector])
+        with profiles.use(profile):
+            code = pytest.main(args, plugins=[collector])
     finally:
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)

@@ -9,9 +9,11 @@ replies safely, and turn what went wrong into a `StudentError` the report can ex
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from grader import wire
 from grader.curriculum import Chapter, Exercise
 from grader.curriculum import chapter as chapter_of
+from grader.guard_names import AUTOGRAD
 
 DEFAULT_TIMEOUT = 5.0
 STARTUP_TIMEOUT = 120.0
@@ -73,6 +76,10 @@ class Banned(StudentError):
     status, key = "banned_call", "student.banned"
 
 
+class UsedAutograd(StudentError):
+    status, key = "banned_call", "student.autograd"
+
+
 class BadValue(StudentError):
     status, key = "failed", "student.bad_value"
 
@@ -116,6 +123,7 @@ class Worker:
     _proc: subprocess.Popen | None = field(default=None, repr=False)
     _fds: tuple[int, int] = (-1, -1)
     _ready: bool = False
+    _scratch_dir: str | None = None
 
     def start(self) -> None:
         """Start the process without waiting for it (it imports torch meanwhile)."""
@@ -137,7 +145,7 @@ class Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            cwd=str(Path(self.path).resolve().parent) if Path(self.path).exists() else None,
+            cwd=self._scratch(),
             env=env | {"PYTHONPATH": _grader_root()},
             start_new_session=True,
         )
@@ -146,7 +154,15 @@ class Worker:
         self._fds = (to_child_w, from_child_r)
         self._ready = False
 
+    def _scratch(self) -> str:
+        """A fresh working directory for student code, removed when the worker stops."""
+        self._scratch_dir = tempfile.mkdtemp(prefix="dlcourse-worker-")
+        return self._scratch_dir
+
     def stop(self) -> None:
+        if self._scratch_dir:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
+            self._scratch_dir = None
         if self._proc is None:
             return
         try:
@@ -289,7 +305,10 @@ class StudentProxy:
             self._poisoned[key] = error
             raise error
         if status == "banned":
-            raise Banned(call=str(reply.get("call", "")), exercise=key)
+            call = str(reply.get("call", ""))
+            if call in AUTOGRAD or "requires_grad" in call:
+                raise UsedAutograd(call=call, exercise=key)
+            raise Banned(call=call, exercise=key)
         if status == "mutated":
             raise MutatedInput(arguments=", ".join(reply.get("arguments", [])))
         if status == "exit":
