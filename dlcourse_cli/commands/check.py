@@ -55,3 +55,7 @@ def _run(exercises, path, device, seed, timeout):
         seed=runner.DEFAULT_SEED if seed is None else seed,
         timeout=timeout,
     )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

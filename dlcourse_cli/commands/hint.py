@@ -39,3 +39,7 @@ def hint(
         out.print(text("cli.more_hints", exercise=exercise_id, next=shown + 1), style="dim")
     else:
         out.print(text("cli.last_hint"), style="dim")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("hint")(hint)

@@ -33,3 +33,7 @@ def list_exercises(path: PathOption = "exercises", json_out: JsonOption = False)
     for row in rows:
         table.add_row(output.mark(row["last_status"]) if row["last_status"] else "", row["id"], row["title"], str(row["points"]))
     output.console().print(table)
+
+
+def register(app) -> None:
+    app.command("list")(list_exercises)
