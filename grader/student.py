@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import wire
+from grader.messages import text
 from grader.curriculum import Chapter, Exercise
 from grader.curriculum import chapter as chapter_of
 from grader.guard_names import AUTOGRAD
@@ -80,6 +81,10 @@ class UsedAutograd(StudentError):
     status, key = "banned_call", "student.autograd"
 
 
+class Refused(StudentError):
+    status, key = "error", "student.refused"
+
+
 class BadValue(StudentError):
     status, key = "failed", "student.bad_value"
 
@@ -96,12 +101,14 @@ def _where(reply: dict) -> dict:
     frames = reply.get("frames") or []
     last = frames[-1] if frames else {"file": "?", "line": 0, "code": "", "func": ""}
     trace = "\n".join(f'  {f["file"]}:{f["line"]} in {f["func"]}\n    {f["code"]}' for f in frames)
+    where = text("detail.location", file=last["file"], line=last["line"], code=last["code"]) if frames else ""
     return {
         "type": str(reply.get("type", "")),
         "message": str(reply.get("message", "")),
         "file": last["file"],
         "line": last["line"],
         "code": last["code"],
+        "where": where,
         "trace": trace,
         "output": str(reply.get("output", ""))[:4000],
     }
@@ -131,13 +138,16 @@ class Worker:
             return
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "CUDA_VISIBLE_DEVICES")}
-        env.update(OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads), PYTHONHASHSEED="0")
+        scratch = self._scratch()
+        # a scrubbed environment: nothing of the grader's (tokens, paths) reaches student code
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES")}
+        env.update(HOME=scratch, TMPDIR=scratch, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads), PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
         cmd = [
             sys.executable, "-m", "grader.worker",
             "--fd-in", str(to_child_r), "--fd-out", str(from_child_w),
             "--path", str(Path(self.path).resolve()), "--threads", str(self.threads),
             "--memory-mb", str(0 if self.device.startswith("cuda") else self.memory_mb),
+            "--device", self.device,
         ]
         self._proc = subprocess.Popen(
             cmd,
@@ -145,7 +155,7 @@ class Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            cwd=self._scratch(),
+            cwd=scratch,
             env=env | {"PYTHONPATH": _grader_root()},
             start_new_session=True,
         )
@@ -311,6 +321,8 @@ class StudentProxy:
             raise Banned(call=call, exercise=key)
         if status == "mutated":
             raise MutatedInput(arguments=", ".join(reply.get("arguments", [])))
+        if status == "refused":
+            raise Refused(what=str(reply.get("what", "")), exercise=key)
         if status == "exit":
             raise Exited(**_where(reply))
         if status == "bad_value":

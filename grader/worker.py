@@ -16,13 +16,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import linecache
 import os
 import resource
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
 OUTPUT_LIMIT = 8_000
+FILE_LIMIT = 64 << 20
 
 
 class BoundedText(io.TextIOBase):
@@ -54,7 +58,12 @@ class BoundedText(io.TextIOBase):
 
 
 def set_limits(memory_mb: int) -> None:
+    """Limits on what student code may use: no core dumps, a cap on open files and on the
+    size of files written (the scratch directory), and on memory (address space)."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, it does not kill
     if memory_mb > 0:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -101,7 +110,8 @@ class ImportFailed(Exception):
 def describe(exc: BaseException, root: Path) -> dict:
     """An exception as the student should see it: type, message and their frames only."""
     frames = []
-    for frame in traceback.extract_tb(exc.__traceback__):
+    # lookup_lines=False: only the student's own files are read (the grader's are walled off)
+    for frame in traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False):
         try:
             inside = Path(frame.filename).resolve().is_relative_to(root)
         except (OSError, ValueError):
@@ -112,7 +122,7 @@ def describe(exc: BaseException, root: Path) -> dict:
                     "file": f"{root.name}/{Path(frame.filename).resolve().relative_to(root)}",
                     "line": frame.lineno or 0,
                     "func": frame.name,
-                    "code": (frame.line or "").strip()[:300],
+                    "code": linecache.getline(frame.filename, frame.lineno or 0).strip()[:300],
                 }
             )
     if isinstance(exc, SyntaxError) and exc.filename:
@@ -125,7 +135,15 @@ def describe(exc: BaseException, root: Path) -> dict:
     return {"type": type(exc).__name__, "message": message[:2000], "frames": frames[-12:]}
 
 
-def handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
+def handle(request: dict, submission: Submission, stdout: BoundedText, walls) -> dict:
+    reply = _handle(request, submission, stdout)
+    refused = walls.take()
+    if refused:
+        return {"status": "refused", "what": refused, "output": reply.get("output", "")}
+    return reply
+
+
+def _handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
     import torch
 
     from grader import guard, probes
@@ -160,6 +178,7 @@ def handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
     kwargs = place(probes.resolve(request.get("kwargs", {})))
     watcher = guard.Guard(request.get("banned", []), request.get("autograd", False))
     before = snapshot(func, args, kwargs)
+    threads = threading.active_count()
     torch.manual_seed(0)
     try:
         with watcher:
@@ -173,6 +192,8 @@ def handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
         return describe(exc, submission.root) | {"status": status, "output": stdout.take()}
     if watcher.violation:
         return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
+    if threading.active_count() > threads:
+        return {"status": "refused", "what": "leaving a thread running after the function returned", "output": stdout.take()}
     if not request.get("autograd", False) and guard.uses_autograd(value):
         return {"status": "banned", "call": "requires_grad", "output": stdout.take()}
     changed = [name for name, (tensor, copy) in before.items() if not _same(tensor, copy)]
@@ -221,27 +242,37 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
     opts = parser.parse_args(argv)
 
     set_limits(opts.memory_mb)
+    sys.dont_write_bytecode = True  # importing student files writes nothing beside them
     stdout = BoundedText()
     sys.stdout = sys.stderr = stdout
 
     import torch
 
-    from grader import wire
+    # everything the worker itself needs is imported before the walls go up
+    from grader import guard, probes, sandbox, wire  # noqa: F401
 
     torch.set_num_threads(opts.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    if opts.device.startswith("cuda"):
+        torch.zeros(1, device=opts.device)  # initialise CUDA (it loads libraries) first
+    walls = sandbox.install(Path.cwd(), Path(opts.path))
+    # the grader's own folders leave sys.path: student code imports only from its folder
+    grader_root = str(Path(guard.__file__).resolve().parent.parent)
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != grader_root]
     submission = Submission(Path(opts.path))
+    walls.active = True
     wire.send(opts.fd_out, {"status": "ready"})
     while True:
         try:
             request = wire.receive(opts.fd_in).value
         except wire.Closed:
             os._exit(0)
-        reply = handle(request, submission, stdout)
+        reply = handle(request, submission, stdout, walls)
         try:
             wire.send(opts.fd_out, reply)
         except Exception as exc:  # noqa: BLE001 - a value that cannot be encoded (a hostile tensor)
