@@ -4,7 +4,6 @@ the reference somewhere) and variants (each agrees)."""
 
 from __future__ import annotations
 
-import ast
 import inspect
 from pathlib import Path
 
@@ -15,10 +14,8 @@ import torch.nn.functional as F
 from sklearn.metrics import top_k_accuracy_score
 from sklearn.metrics.pairwise import cosine_similarity
 
-import exercises.ch11_clip as stub
 import solutions.ch11_clip as ref
 import tests.mutants.ch11_mutants  # noqa: F401  (registers the chapter's cases)
-from grader.curriculum.ch11 import CHAPTER
 from tests.mutants import CASES
 
 DTYPES = [torch.float32, torch.float64]
@@ -132,36 +129,6 @@ def test_recall_at_k_ties_count_against_the_image():
 # ---------------------------------------------------------------------------- stubs
 
 
-def _functions(module) -> dict[str, ast.FunctionDef]:
-    tree = ast.parse(Path(inspect.getfile(module)).read_text())
-    return {
-        n.name: n
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
-    }
-
-
-def test_stub_matches_reference_signatures_and_docstrings():
-    ref_funcs, stub_funcs = _functions(ref), _functions(stub)
-    assert set(ref_funcs) == set(stub_funcs) == {e.name for e in CHAPTER.exercises}
-    for name, node in ref_funcs.items():
-        assert ast.dump(node.args) == ast.dump(stub_funcs[name].args), name
-        assert ast.dump(node.returns) == ast.dump(stub_funcs[name].returns), name
-        assert ast.get_docstring(node) == ast.get_docstring(stub_funcs[name]), name
-    module_doc = [
-        ast.get_docstring(ast.parse(Path(inspect.getfile(m)).read_text())) for m in (ref, stub)
-    ]
-    assert module_doc[0] == module_doc[1]
-
-
-@pytest.mark.parametrize("exercise", CHAPTER.exercises, ids=lambda e: e.id)
-def test_stub_raises_not_implemented(exercise):
-    func = getattr(stub, exercise.name)
-    required = [p for p in inspect.signature(func).parameters.values() if p.default is p.empty]
-    with pytest.raises(NotImplementedError, match=exercise.id):
-        func(*[None] * len(required))
-
-
 # -------------------------------------------------------------- mutants and variants
 
 
@@ -224,13 +191,6 @@ def _outcome(func, args) -> object:
 
 
 CH11_CASES = [c for c in CASES if c.exercise.startswith("ch11.")]
-
-
-def test_every_exercise_has_two_mutants_and_a_variant():
-    for e in CHAPTER.exercises:
-        cases = [c for c in CH11_CASES if c.exercise == e.id]
-        assert sum(not c.correct for c in cases) >= 2 and sum(c.correct for c in cases) >= 1, e.id
-        assert all(c.slug.startswith(f"{e.name}__") for c in cases)
 
 
 @pytest.mark.parametrize("case", CH11_CASES, ids=lambda c: c.slug)

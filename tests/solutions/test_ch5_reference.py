@@ -9,17 +9,14 @@ input and every variant must agree with it.
 
 from __future__ import annotations
 
-import ast
 import inspect
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-import exercises.ch5_cnn as stub
 import solutions.ch5_cnn as ref
 import tests.mutants.ch5_mutants  # noqa: F401  (registers the chapter's cases)
-from grader.curriculum.ch5 import CHAPTER
 from tests.mutants import CASES, Case
 
 DTYPES = [torch.float32, torch.float64]
@@ -222,34 +219,6 @@ def test_digits_train_predict_accuracy_and_determinism(one_thread):
 # ---------------------------------------------------------------- the stubs
 
 
-def _example_args() -> dict[str, tuple]:
-    x = _randn(1, 1, 4, 4)
-    return {
-        "conv2d_forward": (x, _randn(1, 1, 2, 2), _randn(1)),
-        "conv2d_backward": (_randn(1, 1, 3, 3), x, _randn(1, 1, 2, 2)),
-        "im2col": (x, 2),
-        "maxpool2d_forward": (x, 2, 2),
-        "maxpool2d_backward": (_randn(1, 1, 2, 2), x, 2, 2),
-        "digits_train_predict": (x.float(), torch.zeros(1, dtype=torch.int64), x.float(), 0),
-    }
-
-
-@pytest.mark.parametrize("exercise", CHAPTER.exercises, ids=lambda e: e.id)
-def test_stub_raises_not_implemented(exercise):
-    with pytest.raises(NotImplementedError, match=exercise.id):
-        getattr(stub, exercise.name)(*_example_args()[exercise.name])
-
-
-def test_stub_keeps_signatures_and_docstrings():
-    assert stub.__doc__ == ref.__doc__
-    for exercise in CHAPTER.exercises:
-        s, r = getattr(stub, exercise.name), getattr(ref, exercise.name)
-        assert inspect.signature(s) == inspect.signature(r), exercise.id
-        assert s.__doc__ == r.__doc__, exercise.id
-        body = ast.parse(inspect.getsource(s)).body[0].body
-        assert len(body) == 2 and isinstance(body[1], ast.Raise), exercise.id
-
-
 # ---------------------------------------------------------------- mutants and variants
 
 
@@ -315,13 +284,6 @@ def _differs(func, reference, inputs: list[tuple]) -> bool:
 
 CH5_CASES = [c for c in CASES if c.exercise.startswith("ch5.")]
 TENSOR_CASES = [c for c in CH5_CASES if c.exercise != "ch5.digits_train_predict"]
-
-
-def test_every_exercise_has_mutants_and_a_variant():
-    for exercise in CHAPTER.exercises:
-        cases = [c for c in CH5_CASES if c.exercise == exercise.id]
-        assert sum(not c.correct for c in cases) >= 2, exercise.id
-        assert sum(c.correct for c in cases) >= 1, exercise.id
 
 
 @pytest.mark.parametrize("case", TENSOR_CASES, ids=lambda c: c.slug)

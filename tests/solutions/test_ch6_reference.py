@@ -5,7 +5,6 @@ reference) and variants (each agrees with it)."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from unittest import mock
 
@@ -15,10 +14,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import KFold
 
-import exercises.ch6_regularisation as stubs
 import solutions.ch6_regularisation as ref
 import tests.mutants.ch6_mutants  # noqa: F401  (registers the chapter's cases)
-from grader.curriculum.ch6 import CHAPTER
 from tests.mutants import CASES, Case
 
 DTYPES = [torch.float32, torch.float64]
@@ -225,17 +222,6 @@ def test_kfold_indices_matches_sklearn():
 # ------------------------------------------------------------------------------- stubs
 
 
-def test_every_stub_raises_not_implemented():
-    assert CHAPTER.modules == ("ch6_regularisation",)
-    for exercise in CHAPTER.exercises:
-        stub, solution = getattr(stubs, exercise.name), getattr(ref, exercise.name)
-        assert inspect.signature(stub) == inspect.signature(solution)
-        assert stub.__doc__ == solution.__doc__
-        required = [p for p in inspect.signature(stub).parameters.values() if p.default is inspect.Parameter.empty]
-        with pytest.raises(NotImplementedError, match=exercise.id):
-            stub(*[None] * len(required))
-
-
 # --------------------------------------------------------------- mutants and variants
 
 
@@ -292,13 +278,6 @@ def same(a, b) -> bool:
 
 
 CH6_CASES = [c for c in CASES if c.exercise.startswith("ch6.")]
-
-
-def test_every_exercise_has_two_mutants_and_a_variant():
-    for e in CHAPTER.exercises:
-        cases = [c for c in CH6_CASES if c.exercise == e.id]
-        assert sum(not c.correct for c in cases) >= 2, e.id
-        assert sum(c.correct for c in cases) >= 1, e.id
 
 
 @pytest.mark.parametrize("case", CH6_CASES, ids=lambda c: c.slug)
