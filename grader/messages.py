@@ -15,6 +15,8 @@ from pathlib import Path
 
 LOCALES = Path(__file__).parent / "locales"
 DEFAULT_LANG = "en"
+LANGUAGES = ("en", "ko")
+"""The languages a student may ask for (`--lang`); a missing translation falls back to English."""
 
 
 def current_lang() -> str:
@@ -28,6 +30,14 @@ def current_lang() -> str:
             if var == "DLCOURSE_LANG":
                 break
     return DEFAULT_LANG
+
+
+def use_lang(lang: str) -> None:
+    """Make `lang` the language of every later message of this process and of the processes
+    it starts (the worker, the checks), by setting DLCOURSE_LANG."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+    os.environ["DLCOURSE_LANG"] = lang
 
 
 @lru_cache(maxsize=None)

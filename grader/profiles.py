@@ -2,7 +2,7 @@
 that could fail a slow but correct student, one bug reported (the smallest), and a seed
 set per run so that the same submission always gets the same score.
 
-Loaded explicitly by the runner (`with use("check"):`), never as an import side effect."""
+Registered on import, loaded only by the runner (`with use("check"):`)."""
 
 from __future__ import annotations
 
@@ -19,26 +19,27 @@ PROFILES = {
 }
 
 
+for _profile, _extra in PROFILES.items():
+    settings.register_profile(
+        f"dlcourse-{_profile}",
+        database=None,
+        deadline=None,
+        derandomize=False,
+        print_blob=False,
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        **_extra,
+    )
+
+
 @contextmanager
 def use(name: str) -> Iterator[None]:
     """Make the grading profile `name` the default inside the block, then restore the
-    previous default (the grader may run inside another Hypothesis user's process)."""
-    previous = settings.default
-    for profile, extra in PROFILES.items():
-        settings.register_profile(
-            f"dlcourse-{profile}",
-            database=None,
-            deadline=None,
-            derandomize=False,
-            print_blob=False,
-            report_multiple_bugs=False,
-            suppress_health_check=list(HealthCheck),
-            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
-            **extra,
-        )
+    previous one (the grader may run inside another Hypothesis user's process)."""
+    previous = getattr(settings, "_current_profile", None) or "default"
     settings.load_profile(f"dlcourse-{name}")
     try:
         yield
     finally:
-        settings.register_profile("dlcourse-previous", previous)
-        settings.load_profile("dlcourse-previous")
+        settings.load_profile(previous)

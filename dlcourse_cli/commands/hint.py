@@ -7,12 +7,14 @@ from typing import Annotated
 import typer
 
 from dlcourse_cli.errors import die
+from dlcourse_cli.options import PathOption
 from grader.messages import hints, text
 
 
 def hint(
     exercise: Annotated[str, typer.Argument(help="An exercise id, e.g. ch4.linear_backward.")],
     level: Annotated[int, typer.Option("--level", "-l", min=1, help="Show hints up to this level.")] = 1,
+    path: PathOption = "exercises",
 ) -> None:
     """Show hints for one exercise, one level at a time."""
     from dlcourse_cli import output
@@ -31,6 +33,10 @@ def hint(
         out.print(text("cli.no_hints", exercise=exercise_id))
         return
     shown = min(level, len(levels))
+    if path.is_dir():  # remembered in the workspace's progress history
+        from dlcourse_cli import history
+
+        history.record_hint(path, exercise_id, shown)
     for i in range(shown):
         out.print(f"[bold]{text('cli.hint_title', level=i + 1, total=len(levels), exercise=exercise_id, title=text(f'title.{exercise_id}'))}[/bold]")
         out.print(levels[i], highlight=False, markup=False)
