@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from grader import messages, probes
+from grader import messages, probes, replay
 from grader.checks import HIDDEN
 from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import chapter as chapter_of
@@ -25,18 +25,41 @@ MARKER = "dlcourse"
 
 
 class Reference:
-    """The reference functions of one exercise's chapter, called in the grader process."""
+    """The reference functions of one exercise's chapter, called in the grader process.
 
-    def __init__(self, exercise_id: str):
-        chapter = chapter_of(find(exercise_id).chapter)
-        self._modules = [importlib.import_module(f"solutions.{m}") for m in chapter.modules]
+    With a `recorder` (building a student release), every call's inputs and output are
+    recorded, see `grader.replay`."""
+
+    def __init__(self, exercise_id: str, recorder: replay.Recorder | None = None):
+        self._chapter = chapter_of(find(exercise_id).chapter)
+        self._modules = [importlib.import_module(f"solutions.{m}") for m in self._chapter.modules]
+        self._recorder = recorder
 
     def __getattr__(self, name: str):
         for module in self._modules:
             func = getattr(module, name, None)
             if callable(func):
-                return lambda *args, **kwargs: func(*probes.resolve(args), **probes.resolve(kwargs))
+                return lambda *args, **kwargs: self._call(name, func, args, kwargs)
         raise AttributeError(name)
+
+    def _call(self, name, func, args, kwargs):
+        out = func(*probes.resolve(args), **probes.resolve(kwargs))
+        if self._recorder is not None:
+            self._recorder.record(self._chapter.id, name, args, kwargs, out)
+        return out
+
+
+class ReplayReference:
+    """The `ref` fixture of a student release: outputs recorded at release time, looked
+    up by a hash of the inputs (`grader.replay`); no reference code is shipped."""
+
+    def __init__(self, exercise_id: str):
+        self._chapter = find(exercise_id).chapter
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: replay.lookup(self._chapter, name, args, kwargs)
 
 
 @dataclass(eq=False)
@@ -48,6 +71,8 @@ class Collector:
     include_hidden: bool
     seed: int
     lang: str | None = None
+    recorder: replay.Recorder | None = None
+    """Set when building a student release: the references' outputs are recorded."""
     results: dict[str, list[CheckResult]] = field(default_factory=dict)
     hidden_not_run: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -92,8 +117,11 @@ class Collector:
         return StudentProxy(self.worker, exercise, self.poisoned)
 
     @pytest.fixture
-    def ref(self, request: pytest.FixtureRequest) -> Reference:
-        return Reference(request.node.get_closest_marker(MARKER).kwargs["exercise"])
+    def ref(self, request: pytest.FixtureRequest) -> Reference | ReplayReference:
+        exercise_id = request.node.get_closest_marker(MARKER).kwargs["exercise"]
+        if self.recorder is None and replay.active():
+            return ReplayReference(exercise_id)
+        return Reference(exercise_id, self.recorder)
 
     @pytest.fixture
     def device(self) -> str:

@@ -49,15 +49,27 @@ def run(
     timeout: float | None = None,
     threads: int | None = None,
     lang: str | None = None,
+    recorder=None,
 ) -> Report:
+    """Grade `exercises` of the submission at `path`.
+
+    `recorder` (a `grader.replay.Recorder`) records the references' outputs, to build a
+    student release. In a release (`grader.replay.active()`) the seed and the profile are
+    the recorded ones whatever is asked: the recorded outputs fit only those inputs.
+    """
+    from grader import replay
     from grader.student import DEFAULT_TIMEOUT, Worker
 
+    hidden_elsewhere: dict[str, int] = {}  # a release's hidden checks, counted, not shipped
+    if recorder is None and replay.active():
+        seed, profile = int(replay.meta()["seed"]), str(replay.meta()["profile"])
+        hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     started = time.perf_counter()
     threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
     worker = Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads)
     worker.start()
     try:
-        collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang)
+        collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder)
     finally:
         worker.stop()
     if collector.problems:
@@ -65,21 +77,23 @@ def run(
     report = Report(seed=seed, device=device)
     for e in exercises:
         report.exercises.append(
-            ExerciseResult(e.id, e.chapter, collector.results.get(e.id, []), collector.hidden_not_run.get(e.id, 0))
+            ExerciseResult(e.id, e.chapter, collector.results.get(e.id, []), collector.hidden_not_run.get(e.id, 0) + hidden_elsewhere.get(e.id, 0))
         )
     report.duration = time.perf_counter() - started
     return report
 
 
-def _collect(exercises, worker, seed, include_hidden, profile, threads, lang):
+def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder=None):
+    import contextlib
+
     import pytest
     import torch
 
-    from grader import profiles
+    from grader import profiles, replay
     from grader.plugin import Collector
 
     torch.set_num_threads(threads)
-    collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang)
+    collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang, recorder=recorder)
     files = []
     for chapter_id in dict.fromkeys(e.chapter for e in exercises):
         for module in chapter_of(chapter_id).modules:
@@ -100,7 +114,9 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang):
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
-        with profiles.use(profile):
+        # recording and replaying must draw the very same inputs from the seed
+        fixed = replay.fixed_generation() if recorder is not None or replay.active() else contextlib.nullcontext()
+        with profiles.use(profile), fixed:
             code = pytest.main(args, plugins=[collector])
     finally:
         if saved is None:

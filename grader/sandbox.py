@@ -157,6 +157,8 @@ def install(scratch: Path, submission: Path) -> Walls:
     spec = importlib.util.find_spec("solutions")
     if spec is not None and spec.origin:
         protected.append(Path(spec.origin).resolve().parent)
-    walls = Walls(scratch, protected, [Path(torch.__file__).resolve().parent, Path(sys.base_prefix).resolve()], submission)
+    torch_dir = Path(torch.__file__).resolve().parent
+    native = [torch_dir, torch_dir.parent / "nvidia", Path(sys.base_prefix).resolve()]  # CUDA libraries load lazily
+    walls = Walls(scratch, protected, native, submission)
     sys.addaudithook(walls)
     return walls

@@ -57,6 +57,22 @@ class BoundedText(io.TextIOBase):
         return out
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the grader that started it dies, so a
+    worker spinning in student code never outlives a killed `grade` (no-op elsewhere).
+    Runs before the walls go up: it needs ctypes."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def set_limits(memory_mb: int) -> None:
     """Limits on what student code may use: no core dumps, a cap on open files and on the
     size of files written (the scratch directory), and on memory (address space)."""
@@ -245,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     opts = parser.parse_args(argv)
 
+    die_with_parent()
     set_limits(opts.memory_mb)
     sys.dont_write_bytecode = True  # importing student files writes nothing beside them
     stdout = BoundedText()

@@ -163,3 +163,34 @@ def test_in_place_change_of_an_input_is_reported(tmp_path):
     )
     report = run(resolve_targets(["ch4.relu_backward"]), path=tmp_path)
     assert "changed its input(s) in place: dout" in _messages(report.exercises[0])
+
+
+@pytest.mark.slow
+def test_a_killed_grader_leaves_no_worker_behind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "ch4_backprop.py").write_text("def sgd_step(w, dw, lr):\n    while True:\n        pass\n")
+    code = f"from grader.runner import run; from grader.curriculum import resolve_targets; run(resolve_targets(['ch4.sgd_step']), path={str(tmp_path)!r}, timeout=120)"
+    grader = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+    def workers():
+        found = subprocess.run(["pgrep", "-f", "--", f"--path {tmp_path}"], capture_output=True, text=True).stdout.split()
+        return [pid for pid in found if int(pid) != grader.pid]
+
+    try:
+        deadline = time.monotonic() + 60
+        while not workers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert workers(), "the worker never started"
+        time.sleep(1.0)  # the student's function is now spinning
+    finally:
+        os.kill(grader.pid, signal.SIGKILL)
+        grader.wait()
+    deadline = time.monotonic() + 10
+    while workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not workers()

@@ -1,0 +1,193 @@
+"""Recorded reference outputs, for the student release (which ships no `solutions/`).
+
+At release time the public checks run against the references with a `Recorder`: every
+call `ref.f(*args)` stores (chapter, f, inputs) -> output. The release carries those
+outputs as data in the wire format (`grader/wire.py`: JSON plus raw tensor bytes, never
+pickle) under `grader/recorded/`, and its `ref` fixture looks outputs up by a hash of the
+encoded inputs. The same seed, profile and Hypothesis version draw the same inputs, so
+every lookup of a passing run hits; an input that was never recorded (Hypothesis
+shrinking a failure) is discarded with `hypothesis.assume(False)`, and Hypothesis then
+reports the failing example it found first.
+
+    recorder = Recorder()
+    runner.run(exercises, path=solutions_dir, recorder=recorder)
+    recorder.save(release / "grader" / "recorded")
+
+What this leaves out: only `ref.*` calls are recorded; truths a check computes with
+torch itself are computed in the release as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from grader import wire
+
+RECORDED = Path(__file__).parent / "recorded"
+DATA_FILE, META_FILE = "references.wire", "meta.json"
+MAGIC = b"DLREPLAY1\n"
+
+
+class ReplayError(RuntimeError):
+    """A reference call that cannot be recorded (an argument or result the wire does not carry)."""
+
+
+def _normalised(value: object) -> object:
+    """`value` with probe functions named (`Probe("sum_of_squares")`) and tensors on the CPU,
+    so the same inputs give the same key on every device."""
+    from grader import probes
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_normalised(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _normalised(v) for k, v in value.items()}
+    if callable(value) and not isinstance(value, wire.Probe):
+        for name, func in probes.FUNCTIONS.items():
+            if func is value:
+                return wire.Probe(name)
+        raise ReplayError(f"cannot record a call with the function argument {value!r}")
+    return value
+
+
+def key(chapter: str, function: str, args: tuple, kwargs: dict) -> str:
+    """sha256 of the chapter, the function name and the wire encoding of the inputs."""
+    header, buffers = wire.encode((_normalised(tuple(args)), _normalised(dict(kwargs))))
+    if b'"$unsupported"' in header:
+        raise ReplayError(f"cannot record the inputs of {chapter}.{function}: {header[:200]!r}")
+    digest = hashlib.sha256(f"{chapter}\0{function}\0".encode())
+    digest.update(struct.pack("!Q", len(header)) + header)
+    for b in buffers:
+        digest.update(struct.pack("!Q", len(b)) + b)
+    return digest.hexdigest()
+
+
+# --- the data file: one wire message, {key: output} ----------------------------------------
+
+
+def dumps(value: object) -> bytes:
+    header, buffers = wire.encode(value)
+    if b'"$unsupported"' in header:
+        raise ReplayError("a recorded output holds a value the wire format does not carry")
+    parts = [MAGIC, struct.pack("!QI", len(header), len(buffers)), header]
+    for b in buffers:
+        parts += [struct.pack("!Q", len(b)), b]
+    return b"".join(parts)
+
+
+def loads(data: bytes) -> object:
+    if not data.startswith(MAGIC):
+        raise wire.WireError("not a dlcourse replay file")
+    view, at = memoryview(data), len(MAGIC)
+    n_header, n_buffers = struct.unpack_from("!QI", view, at)
+    at += 12
+    header = bytes(view[at : at + n_header])
+    at += n_header
+    buffers = []
+    for _ in range(n_buffers):
+        (size,) = struct.unpack_from("!Q", view, at)
+        at += 8
+        buffers.append(bytes(view[at : at + size]))
+        at += size
+    return wire.decode(header, buffers).value
+
+
+@dataclass
+class Recorder:
+    """Collects reference outputs during a recording run."""
+
+    outputs: dict[str, object] = field(default_factory=dict)
+
+    def record(self, chapter: str, function: str, args: tuple, kwargs: dict, output: object) -> None:
+        self.outputs[key(chapter, function, args, kwargs)] = _normalised(output)
+
+    def save(self, folder: Path, seed: int, profile: str, hidden: dict[str, int] | None = None) -> None:
+        """Write the table and its meta data; `hidden` counts each exercise's hidden checks
+        (not shipped), so the release's `check` can say how many it did not run."""
+        import hypothesis
+
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / DATA_FILE).write_bytes(dumps(self.outputs))
+        meta = {"seed": seed, "profile": profile, "hypothesis": hypothesis.__version__, "entries": len(self.outputs), "hidden": hidden or {}}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+# --- the release's side ---------------------------------------------------------------------
+
+
+def active() -> bool:
+    """True in a student release (recorded outputs are shipped instead of the references)."""
+    return (RECORDED / META_FILE).is_file()
+
+
+@lru_cache(maxsize=1)
+def meta() -> dict:
+    return json.loads((RECORDED / META_FILE).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _outputs() -> dict:
+    value = loads((RECORDED / DATA_FILE).read_bytes())
+    if not isinstance(value, dict):
+        raise wire.WireError("the replay file does not hold a table")
+    return value
+
+
+def lookup(chapter: str, function: str, args: tuple, kwargs: dict) -> object:
+    """The recorded output, a fresh copy; a miss discards the example (`assume(False)`)."""
+    from hypothesis import assume
+
+    try:
+        found = _outputs().get(key(chapter, function, args, kwargs), _MISSING)
+    except ReplayError:
+        found = _MISSING
+    assume(found is not _MISSING)
+    return _copy(found)
+
+
+_MISSING = object()
+
+
+def _copy(value: object) -> object:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value
+
+
+@contextmanager
+def fixed_generation() -> Iterator[None]:
+    """Draw inputs from the seed alone: switch off Hypothesis' "local constants" (literals
+    it collects from whatever non-installed modules happen to be imported), which differ
+    between the source tree and an installed release. Private API, guarded: the release
+    pins the Hypothesis version it was recorded with."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - another Hypothesis layout
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    if original is None or not hasattr(providers, "Constants"):  # pragma: no cover
+        yield
+        return
+    empty = providers.Constants()
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        providers.CONSTANTS_CACHE.cache.clear()

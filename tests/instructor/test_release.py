@@ -1,0 +1,193 @@
+"""`dlcourse release`: the student edition holds no reference code and no hidden check,
+installs with pip on its own, and its `check` replays the recorded reference outputs:
+stubs are not started, the references get full marks, a mutant fails."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlcourse_cli.main import app
+from grader import release
+from tests.submissions import SOLUTIONS
+
+CHECKS = Path(release.__file__).parent / "checks"
+CHAPTER = "ch4"
+
+
+def reference_bodies() -> dict[str, str]:
+    """`module.function` -> ast.unparse of its body without the docstring (the docstring is
+    shared with the stub on purpose)."""
+    out = {}
+    for path in SOLUTIONS.glob("ch*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+                if body:
+                    out[f"{path.stem}.{node.name}"] = ast.unparse(ast.Module(body=body, type_ignores=[]))
+    return out
+
+
+def hidden_check_names() -> list[str]:
+    names = []
+    for path in CHECKS.glob("ch*.py"):
+        names += release.strip_hidden(path.read_text(encoding="utf-8"))[1]
+    return names
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release") / "dlcourse-student"
+    result = CliRunner().invoke(app, ["release", str(out), "--chapter", CHAPTER], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.slow
+def test_release_has_no_solutions_tests_or_instructor_commands(built):
+    assert sorted(p.name for p in built.iterdir()) == ["README.md", "dlcourse_cli", "exercises", "grader", "pyproject.toml"]
+    files = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()}
+    assert not any(f.startswith(("solutions/", "tests/")) for f in files)
+    assert "dlcourse_cli/commands/grade.py" not in files and "grader/release.py" not in files
+    assert {"grader/recorded/references.wire", "grader/recorded/meta.json", f"grader/checks/{CHAPTER}_backprop.py"} <= files
+    assert not any(f.endswith((".pyc", ".pickle", ".pkl", ".pt")) for f in files)
+
+
+@pytest.mark.slow
+def test_release_holds_no_reference_body_and_no_hidden_check_name(built):
+    everything = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in built.rglob("*") if p.is_file())
+    hidden = hidden_check_names()
+    assert hidden
+    for name in hidden:
+        assert name not in everything and name.removeprefix("check_") not in everything, name
+    bodies = reference_bodies()
+    shipped = set()
+    for path in built.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+                shipped.add(ast.unparse(ast.Module(body=body, type_ignores=[])))
+    for name, body in bodies.items():
+        assert body not in shipped, f"the body of {name} is in the release"
+        if body.count("\n") >= 1:  # multi-line bodies, also as raw text
+            assert body not in everything, f"the body of {name} is in the release"
+
+
+@pytest.mark.slow
+def test_recorded_outputs_are_wire_data_and_the_release_pins_hypothesis(built):
+    import hypothesis
+
+    from grader import replay
+
+    data = (built / "grader" / "recorded" / "references.wire").read_bytes()
+    table = replay.loads(data)
+    assert isinstance(table, dict) and len(table) > 0
+    meta = json.loads((built / "grader" / "recorded" / "meta.json").read_text())
+    assert meta["hypothesis"] == hypothesis.__version__ and meta["entries"] == len(table)
+    assert meta["hidden"]["ch4.linear_backward"] == 1
+    assert f'"hypothesis=={hypothesis.__version__}"' in (built / "pyproject.toml").read_text()
+
+
+def _venv(root: Path) -> Path:
+    """A fresh virtual environment that reuses this interpreter's installed packages
+    (torch, hypothesis, ...) through a .pth file, but not its editable dlcourse: the
+    project's own `solutions` must not be importable there."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "_system_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+@pytest.mark.slow
+def test_release_installs_on_its_own_and_checks_against_recorded_outputs(built, tmp_path):
+    python = _venv(tmp_path / "venv")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--disable-pip-version-check", str(built)], check=True)
+    assert subprocess.run([str(python), "-c", "import solutions"], cwd=tmp_path, capture_output=True).returncode != 0
+    dlcourse = tmp_path / "venv" / "bin" / "dlcourse"
+    work = tmp_path / "work"
+    init = subprocess.run([str(dlcourse), "init", str(work)], capture_output=True, text=True)
+    assert init.returncode == 0, init.stderr
+
+    def check(*targets: str) -> tuple[int, dict]:
+        proc = subprocess.run([str(dlcourse), "check", *targets, "--json"], cwd=work, capture_output=True, text=True, timeout=300)
+        assert proc.returncode in (0, 1), proc.stderr
+        return proc.returncode, json.loads(proc.stdout)
+
+    # the stubs: not started
+    code, report = check("ch4.linear_forward", "ch4.numerical_gradient")
+    assert code == 1 and {e["status"] for e in report["exercises"]} == {"not_started"}
+    # the references: full marks, every ref.* call found among the recorded outputs
+    shutil.copy(SOLUTIONS / "ch4_backprop.py", work / "exercises" / "ch4_backprop.py")
+    code, report = check("ch4")
+    assert code == 0, [(e["id"], e["checks"]) for e in report["exercises"] if e["status"] != "passed"]
+    assert report["score"] == report["max_score"] > 0
+    assert report["hidden_not_run"] == sum(json.loads((built / "grader/recorded/meta.json").read_text())["hidden"].values())
+    # a mutant fails with its usual message (shrinking past the recorded inputs is harmless)
+    with open(work / "exercises" / "ch4_backprop.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef linear_forward(x, W, b):\n    return x @ W\n")
+    code, report = check("ch4.linear_forward")
+    assert code == 1
+    (exercise,) = report["exercises"]
+    assert exercise["status"] == "failed" and "bias" in exercise["checks"][0]["message"]
+
+
+def test_strip_hidden_removes_hidden_checks_and_helpers_only_they_use():
+    source = '''"""Checks."""
+from grader.checks import exercise
+
+SHARED = 3
+
+
+def _only_hidden(x):
+    return x + 1
+
+
+def _deeper():
+    return _only_hidden(2)
+
+
+def _both(x):
+    return x
+
+
+@exercise("ch0.f", points=1)
+def check_public(student, ref):
+    _both(SHARED)
+
+
+# the hidden one
+@exercise("ch0.f", points=1, hidden=True)
+def check_secret_edge_cases(student, ref):
+    _both(_deeper())
+'''
+    text, names = release.strip_hidden(source)
+    assert names == ["check_secret_edge_cases"]
+    assert "check_secret" not in text and "the hidden one" not in text
+    assert "_only_hidden" not in text and "_deeper" not in text
+    assert "def _both" in text and "SHARED = 3" in text and "def check_public" in text
+    ast.parse(text)
+    assert release.hidden_counts(source) == {"ch0.f": 1}
+
+
+def test_a_check_that_imports_the_references_directly_is_refused():
+    assert release._imports_solutions("from solutions.ch4_backprop import linear_forward")
+    assert release._imports_solutions("import solutions.ch4_backprop as s")
+    assert not release._imports_solutions("from grader.compare import expect_close")
+
+
+def test_release_into_a_non_empty_folder_is_a_usage_error(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["release", str(tmp_path)])
+    assert result.exit_code == 2
+    assert (tmp_path / "keep.txt").read_text() == "mine"

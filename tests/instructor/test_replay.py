@@ -1,0 +1,57 @@
+"""The recorded reference outputs: keys, the data file, and a miss discarding the example."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis.errors import UnsatisfiedAssumption
+
+from grader import replay
+from grader.probes import FUNCTIONS
+from grader.wire import Probe
+
+
+def test_key_depends_on_values_dtypes_and_the_chapter_only():
+    x = torch.tensor([1.0, -0.0, 2.5])
+    k = replay.key("ch4", "f", (x, 0.5), {"h": 1e-3})
+    assert replay.key("ch4", "f", (x.clone(), 0.5), {"h": 1e-3}) == k
+    assert replay.key("ch5", "f", (x, 0.5), {"h": 1e-3}) != k
+    assert replay.key("ch4", "f", (x.double(), 0.5), {"h": 1e-3}) != k
+    assert replay.key("ch4", "f", (torch.tensor([1.0, 0.0, 2.5]), 0.5), {"h": 1e-3}) != k  # -0.0 differs
+
+
+def test_probe_functions_are_keyed_by_name_and_other_callables_refused():
+    x = torch.ones(2, dtype=torch.float64)
+    assert replay.key("ch4", "g", (FUNCTIONS["sum_of_squares"], x), {}) == replay.key("ch4", "g", (Probe("sum_of_squares"), x), {})
+    with pytest.raises(replay.ReplayError):
+        replay.key("ch4", "g", (lambda t: t, x), {})
+
+
+def test_data_file_round_trips_without_pickle():
+    table = {"a": (torch.arange(6.0).reshape(2, 3), {"W": torch.ones(2, dtype=torch.float64)}), "b": 1.5}
+    back = replay.loads(replay.dumps(table))
+    assert torch.equal(back["a"][0], table["a"][0]) and back["a"][1]["W"].dtype == torch.float64 and back["b"] == 1.5
+    with pytest.raises(Exception):
+        replay.loads(b"\x80\x04pickle")
+
+
+@pytest.mark.filterwarnings("ignore:Using `assume` outside")
+def test_a_miss_discards_the_example(monkeypatch, tmp_path):
+    x = torch.ones(3)
+    recorder = replay.Recorder()
+    recorder.record("ch4", "f", (x,), {}, x * 2)
+    recorder.save(tmp_path, seed=1, profile="check")
+    monkeypatch.setattr(replay, "RECORDED", tmp_path)
+    replay.meta.cache_clear()
+    replay._outputs.cache_clear()
+    try:
+        assert replay.active()
+        got = replay.lookup("ch4", "f", (x,), {})
+        assert torch.equal(got, x * 2)
+        got.zero_()  # a check that modifies the output does not change the table
+        assert torch.equal(replay.lookup("ch4", "f", (x,), {}), x * 2)
+        with pytest.raises(UnsatisfiedAssumption):
+            replay.lookup("ch4", "f", (x + 1,), {})
+    finally:
+        replay.meta.cache_clear()
+        replay._outputs.cache_clear()
