@@ -9,6 +9,7 @@ help student code, the worker reports the recorded call afterwards.
 
 from __future__ import annotations
 
+import ast
 import importlib
 from functools import lru_cache
 
@@ -78,3 +79,89 @@ def uses_autograd(value: object) -> bool:
     if isinstance(value, dict):
         return any(uses_autograd(v) for v in value.values())
     return False
+
+
+# --- the source scan ------------------------------------------------------------------------
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """`torch.nn.functional` for that attribute chain, None for anything else."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Names the module binds to torch objects: `import torch.nn.functional as F` -> F."""
+    out: dict = {"torch": "torch", "$modules": set()}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] != "torch":
+                    out["$modules"].add(a.asname or a.name.split(".")[0])
+                else:
+                    out[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "torch":
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
+def scan(source: str, function: str, banned: tuple[str, ...], autograd_allowed: bool) -> tuple[str, int] | None:
+    """Find a banned call in `function` (and the module's functions it calls) by reading
+    its source, so a banned call on a branch the checks never take is caught too.
+    Returns (qualified name, line) or None.
+
+    >>> scan("import torch.nn.functional as F\\ndef f(x):\\n    return F.softmax(x, -1)\\n", "f", ("torch.nn.functional.softmax",), False)
+    ('torch.nn.functional.softmax', 3)
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if function not in functions:
+        return None
+    aliases = _aliases(tree)
+    targets = {name: name for name in banned}
+    methods = {name.rsplit(".", 1)[1]: name for name in banned if name.startswith("torch.Tensor.")}
+    if not autograd_allowed:
+        methods.update(backward="torch.Tensor.backward", requires_grad_="torch.Tensor.requires_grad_")
+    seen, todo = set(), [function]
+    while todo:
+        node = functions[todo.pop()]
+        seen.add(node.name)
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in functions and sub.id not in seen:
+                todo.append(sub.id)
+            found = _banned_here(sub, aliases, targets, methods, autograd_allowed)
+            if found:
+                return found, getattr(sub, "lineno", node.lineno)
+    return None
+
+
+def _banned_here(node: ast.AST, aliases: dict, targets: dict, methods: dict, autograd_allowed: bool) -> str | None:
+    if isinstance(node, (ast.Attribute, ast.Name)):
+        dotted = _dotted(node)
+        if dotted:
+            head, _, rest = dotted.partition(".")
+            if head in aliases and head != "$modules":
+                full = aliases[head] + ("." + rest if rest else "")
+                if full in targets:
+                    return targets[full]
+                if not autograd_allowed and (full.startswith("torch.autograd.") or full == "torch.autograd"):
+                    return full
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods:
+        receiver = node.func.value
+        # `helpers.softmax(x)` on a module the student imported is their own function
+        if not (isinstance(receiver, ast.Name) and receiver.id in aliases.get("$modules", ())):
+            return methods[node.func.attr]
+    if not autograd_allowed and isinstance(node, ast.keyword) and node.arg == "requires_grad":
+        if isinstance(node.value, ast.Constant) and node.value.value is True:
+            return "requires_grad=True"
+    return None

@@ -1,0 +1,84 @@
+"""The banned-call guard: the source scan (calls on branches the checks never take) and
+the TorchFunctionMode (calls however they are spelled)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grader.guard import BannedCall, Guard, scan
+
+SOURCE = textwrap.dedent(
+    """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torch.nn.functional import conv2d
+    import my_helpers as mine
+
+    def _helper(x, w):
+        return conv2d(x, w)
+
+    def uses_helper(x, w):
+        if x.shape[0] > 1000:  # never taken by the checks
+            return _helper(x, w)
+        return x
+
+    def method(x):
+        return x.softmax(-1)
+
+    def own_module(x):
+        return mine.softmax(x)
+
+    def long_name(x):
+        return nn.functional.layer_norm(x, x.shape[-1:])
+
+    def autograd(x):
+        y = x.clone().requires_grad_()
+        return torch.autograd.grad(y.sum(), y)
+
+    def factory(x):
+        return torch.zeros(3, requires_grad=True)
+
+    def clean(x):
+        return x * 2  # F.softmax in a comment is fine
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "function, banned, autograd_allowed, expected",
+    [
+        ("uses_helper", ("torch.nn.functional.conv2d",), False, ("torch.nn.functional.conv2d", 9)),
+        ("method", ("torch.Tensor.softmax",), False, ("torch.Tensor.softmax", 17)),
+        ("own_module", ("torch.Tensor.softmax",), False, None),
+        ("long_name", ("torch.nn.functional.layer_norm",), False, ("torch.nn.functional.layer_norm", 23)),
+        ("autograd", (), False, ("torch.Tensor.requires_grad_", 26)),
+        ("autograd", (), True, None),
+        ("factory", (), False, ("requires_grad=True", 30)),
+        ("clean", ("torch.nn.functional.softmax",), False, None),
+    ],
+)
+def test_source_scan(function, banned, autograd_allowed, expected):
+    assert scan(SOURCE, function, banned, autograd_allowed) == expected
+
+
+@pytest.mark.parametrize("call", [lambda x: F.softmax(x, -1), lambda x: torch.softmax(x, -1), lambda x: x.softmax(-1)])
+def test_mode_sees_every_spelling_and_records_even_when_caught(call):
+    guard = Guard(["torch.nn.functional.softmax", "torch.softmax", "torch.Tensor.softmax"], autograd_allowed=False)
+    with guard:
+        try:
+            call(torch.randn(3))
+        except BannedCall:
+            pass  # student code that swallows the exception
+    assert guard.violation in ("torch.nn.functional.softmax", "torch.softmax", "torch.Tensor.softmax")
+
+
+def test_mode_allows_what_is_not_banned():
+    guard = Guard(["torch.nn.functional.softmax"], autograd_allowed=False)
+    with guard:
+        out = torch.exp(torch.randn(3)).sum()
+    assert guard.violation is None and torch.isfinite(out)
