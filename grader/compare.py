@@ -157,21 +157,24 @@ def _tolerance(expected: torch.Tensor, ctx: _Context) -> tuple[float, float]:
 
 def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: _Context, others: list[str]) -> None:
     also = {"also": ", ".join(others)} if others else {}
+    known = _leaf(ctx.mistakes, where)
     if not isinstance(expected, torch.Tensor):
         reveal = _reveal(ctx) | {"expected": repr(expected)[:500], "got": repr(got)[:500]}
         if type(got) is not type(expected) and not (isinstance(expected, float) and isinstance(got, int)):
             fail("compare.type", reveal, name=path, expected=diagnose.type_name(expected), got=diagnose.type_name(got))
-        fail("compare.value", reveal | also, name=path)
+        fail(diagnose.exact_mistake(got, known) or "compare.value", reveal | also, name=path)
     if expected.dtype == torch.bool or not expected.dtype.is_floating_point:
         wrong = got != expected
         index = tuple(int(i) for i in wrong.nonzero()[0])
-        fail("compare.mismatch_exact", _reveal(ctx) | _values(got, expected, index) | also, name=path, count=int(wrong.sum()), total=expected.numel(), index=index)
+        key = diagnose.exact_mistake(got, known) or "compare.mismatch_exact"
+        fail(key, _reveal(ctx) | _values(got, expected, index) | also, name=path, count=int(wrong.sum()), total=expected.numel(), index=index)
     rtol, atol = _tolerance(expected, ctx)
     bad = ~close(got, expected, rtol, atol)
     error = (got.double() - expected.double()).abs()
     error = torch.where(bad, torch.nan_to_num(error, nan=math.inf), torch.zeros_like(error))
     index = tuple(int(i) for i in torch.unravel_index(error.argmax(), error.shape)) if error.dim() else ()
-    key, params = diagnose.value_mistake(got, expected, bad, ctx.batch, _leaf(ctx.mistakes, where), (rtol, atol))
+    floats = {k: v for k, v in known.items() if isinstance(v, torch.Tensor)}
+    key, params = diagnose.value_mistake(got, expected, bad, ctx.batch, floats, (rtol, atol))
     fail(
         key,
         _reveal(ctx) | _values(got, expected, index) | also,
@@ -184,8 +187,9 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
     )
 
 
-def _leaf(mistakes: dict | None, where: tuple) -> dict[str, torch.Tensor]:
-    """The part of each known-mistake output at the same place as the failing leaf."""
+def _leaf(mistakes: dict | None, where: tuple) -> dict[str, object]:
+    """The part of each known-mistake output at the same place as the failing leaf
+    (None where that mistake changes nothing there)."""
     if not mistakes:
         return {}
     out = {}
@@ -195,7 +199,7 @@ def _leaf(mistakes: dict | None, where: tuple) -> dict[str, torch.Tensor]:
                 candidate = candidate[step]
         except (IndexError, KeyError, TypeError):
             continue
-        if isinstance(candidate, torch.Tensor):
+        if candidate is not None:
             out[key] = candidate
     return out
 

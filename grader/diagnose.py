@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import torch
 
+from grader.messages import text
 from grader.precision import close
 
 def type_name(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
-    if value is None:
-        return "None"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)}"
+    """What a value is, in the student's language ("a tensor of shape (3,)")."""
     from grader.wire import Unsupported
 
+    if isinstance(value, torch.Tensor):
+        return text("type.tensor", shape=tuple(value.shape))
+    if value is None:
+        return text("type.none")
+    if isinstance(value, (tuple, list)):
+        return text("type.sequence", kind=type(value).__name__, count=len(value))
     if isinstance(value, Unsupported):
-        return f"a {value.type_name}"
-    return f"a {type(value).__name__}"
+        return text("type.other", name=value.type_name)
+    return text("type.other", name=type(value).__name__)
 
 
 def show(value: object, limit: int = 1200) -> str:
@@ -65,6 +67,20 @@ def shape_mistake(got: torch.Tensor, expected: torch.Tensor) -> tuple[str, dict]
     return "compare.shape", {}
 
 
+def exact_mistake(got: object, known: dict[str, object]) -> str | None:
+    """The known mistake whose output equals `got` exactly (labels, token ids, lists)."""
+    for key, candidate in known.items():
+        try:
+            if isinstance(candidate, torch.Tensor):
+                if isinstance(got, torch.Tensor) and got.shape == candidate.shape and bool((got == candidate).all()):
+                    return key
+            elif type(got) is type(candidate) and got == candidate:
+                return key
+        except (RuntimeError, TypeError, ValueError):
+            continue
+    return None
+
+
 def value_mistake(
     got: torch.Tensor,
     expected: torch.Tensor,
@@ -97,6 +113,7 @@ def value_mistake(
     finite_expected = torch.isfinite(expected)
     if (~torch.isfinite(got) & finite_expected).any():
         return "mistake.nonfinite", {}
+    # the patterns below (sign, transpose, factor) only mean something for finite values
     if not finite_expected.all() or expected.numel() == 0 or not expected.abs().max() > 0:
         return "compare.mismatch", {}
     if (got == 0).all():
@@ -121,5 +138,6 @@ def value_mistake(
 def _distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Largest absolute difference, NaN and inf counting as infinitely far."""
     diff = (a.double() - b.double()).abs()
-    diff = torch.where(torch.isnan(a) & torch.isnan(b), torch.zeros_like(diff), diff)
+    same = (torch.isnan(a) & torch.isnan(b)) | (a.double() == b.double())  # equal infinities too
+    diff = torch.where(same, torch.zeros_like(diff), diff)
     return float(torch.nan_to_num(diff, nan=float("inf"), posinf=float("inf")).max()) if diff.numel() else 0.0

@@ -25,31 +25,31 @@ from pathlib import Path
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
-# audit event -> what the student is told was refused
+# audit event -> what was refused (`refused.<slug>` in the catalogue)
 ALWAYS_REFUSED = {
-    "socket.__new__": "opening a network socket",
-    "socket.connect": "opening a network connection",
-    "socket.bind": "opening a network socket",
-    "subprocess.Popen": "starting a process",
-    "os.system": "starting a process",
-    "os.fork": "forking the process",
-    "os.forkpty": "forking the process",
-    "os.exec": "starting a program",
-    "os.posix_spawn": "starting a process",
-    "os.spawn": "starting a process",
-    "os.startfile": "starting a program",
-    "pty.spawn": "starting a process",
-    "ctypes.dlsym": "calling C code through ctypes",
-    "ctypes.call_function": "calling C code through ctypes",
-    "ctypes.cdata": "reading memory through ctypes",
-    "ctypes.string_at": "reading memory through ctypes",
-    "ctypes.wstring_at": "reading memory through ctypes",
-    "ctypes.addressof": "reading memory through ctypes",
-    "gc.get_objects": "walking the interpreter's objects (gc)",
-    "gc.get_referrers": "walking the interpreter's objects (gc)",
-    "gc.get_referents": "walking the interpreter's objects (gc)",
-    "sys.addaudithook": "removing the grader's safeguards",
-    "sys.remote_exec": "running code in another process",
+    "socket.__new__": "socket",
+    "socket.connect": "network",
+    "socket.bind": "socket",
+    "subprocess.Popen": "process",
+    "os.system": "process",
+    "os.fork": "fork",
+    "os.forkpty": "fork",
+    "os.exec": "program",
+    "os.posix_spawn": "process",
+    "os.spawn": "process",
+    "os.startfile": "program",
+    "pty.spawn": "process",
+    "ctypes.dlsym": "ctypes_call",
+    "ctypes.call_function": "ctypes_call",
+    "ctypes.cdata": "ctypes_memory",
+    "ctypes.string_at": "ctypes_memory",
+    "ctypes.wstring_at": "ctypes_memory",
+    "ctypes.addressof": "ctypes_memory",
+    "gc.get_objects": "gc",
+    "gc.get_referrers": "gc",
+    "gc.get_referents": "gc",
+    "sys.addaudithook": "audit_hook",
+    "sys.remote_exec": "remote_exec",
 }
 # audit events whose first argument is a path that is being changed
 PATH_CHANGES = {
@@ -74,18 +74,18 @@ class Walls:
         self.protected = [os.path.realpath(p) for p in protected]
         self.native_ok = [os.path.realpath(p) for p in native_ok]
         self.pid = str(os.getpid())
-        self.refusals: list[str] = []
+        self.refusals: list[tuple[str, str]] = []
         self.active = False
 
-    def take(self) -> str | None:
-        """The first refusal since the last call, clearing the record."""
+    def take(self) -> tuple[str, str] | None:
+        """The first refusal since the last call as (slug, detail), clearing the record."""
         first = self.refusals[0] if self.refusals else None
         self.refusals = []
         return first
 
-    def refuse(self, what: str) -> None:
-        self.refusals.append(what)
-        raise Refused(f"dlcourse does not allow {what} in exercise code")
+    def refuse(self, what: str, detail: object = "") -> None:
+        self.refusals.append((what, _show(detail) if detail != "" else ""))
+        raise Refused(f"dlcourse refuses this in exercise code: {what} {self.refusals[-1][1]}".strip())
 
     # --- the hook -------------------------------------------------------------------------
 
@@ -100,14 +100,14 @@ class Walls:
         elif event in PATH_CHANGES:
             for arg in args[:2]:
                 if isinstance(arg, (str, bytes, os.PathLike)) and not self._inside_scratch(arg):
-                    self.refuse(f"changing files outside the scratch directory ({_show(arg)})")
+                    self.refuse("change_outside", arg)
         elif event in ("os.kill", "os.killpg"):
             if args and str(args[0]) != self.pid:
-                self.refuse("signalling another process")
+                self.refuse("signal")
         elif event == "ctypes.dlopen":
             name = args[0] if args else None
             if not name or not any(str(name).startswith(p) for p in self.native_ok):
-                self.refuse(f"loading a native library ({_show(name)})")
+                self.refuse("native_library", name)
 
     def _open(self, args: tuple) -> None:
         path, mode, flags = (list(args) + [None, None, None])[:3]
@@ -117,14 +117,14 @@ class Walls:
         own = self.submission and (real.startswith(self.submission + os.sep) or real == self.submission)
         for protected in [] if own else self.protected:
             if real == protected or real.startswith(protected + os.sep):
-                self.refuse(f"reading the grader's files ({_show(path)})")
+                self.refuse("grader_files", path)
         if real.startswith("/proc/") and not _own_proc(real, self.pid):
-            self.refuse(f"reading another process's information ({_show(path)})")
+            self.refuse("other_process", path)
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and mode is None and flags & WRITE_FLAGS
         )
         if writing and not self._inside_scratch(path):
-            self.refuse(f"writing files outside the scratch directory ({_show(path)})")
+            self.refuse("write_outside", path)
 
     def _inside_scratch(self, path: object) -> bool:
         real = os.path.realpath(os.fsdecode(path))

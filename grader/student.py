@@ -9,6 +9,7 @@ replies safely, and turn what went wrong into a `StudentError` the report can ex
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -231,6 +232,18 @@ class Worker:
         self.stop()
 
 
+def _has_tensor(value: object) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_tensor(v) for v in value.values())
+    return False
+
+
 def _grader_root() -> str:
     """The folder that holds the `grader` package, so the worker can import it."""
     return str(Path(__file__).resolve().parent.parent)
@@ -299,7 +312,8 @@ class StudentProxy:
             value = reply.get("value")
             expected_device = self._worker.device
             wrong = {d for d in reply["_devices"] if d.split(":")[0] != expected_device.split(":")[0]}
-            if wrong:
+            # a function given no tensor (kfold_indices(n, k), a schedule) has no device to follow
+            if wrong and _has_tensor((args, kwargs)):
                 raise WrongDevice(got=", ".join(sorted(wrong)), device=expected_device)
             return value
         if status == "not_implemented":
@@ -322,7 +336,9 @@ class StudentProxy:
         if status == "mutated":
             raise MutatedInput(arguments=", ".join(reply.get("arguments", [])))
         if status == "refused":
-            raise Refused(what=str(reply.get("what", "")), exercise=key)
+            slug = re.sub(r"[^a-z_]", "", str(reply.get("what", "")))[:40]
+            what = text(f"refused.{slug}", detail=str(reply.get("detail", ""))[:200])
+            raise Refused(what=what, exercise=key)
         if status == "exit":
             raise Exited(**_where(reply))
         if status == "bad_value":

@@ -155,7 +155,7 @@ def handle(request: dict, submission: Submission, stdout: BoundedText, walls) ->
     reply = _handle(request, submission, stdout)
     refused = walls.take()
     if refused:
-        return {"status": "refused", "what": refused, "output": reply.get("output", "")}
+        return {"status": "refused", "what": refused[0], "detail": refused[1], "output": reply.get("output", "")}
     return reply
 
 
@@ -212,7 +212,7 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
     if watcher.violation:
         return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
     if threading.active_count() > threads:
-        return {"status": "refused", "what": "leaving a thread running after the function returned", "output": stdout.take()}
+        return {"status": "refused", "what": "thread", "detail": "", "output": stdout.take()}
     if not request.get("autograd", False) and guard.uses_autograd(value):
         return {"status": "banned", "call": "requires_grad", "output": stdout.take()}
     changed = [name for name, (tensor, copy) in before.items() if not _same(tensor, copy)]
