@@ -8,7 +8,7 @@ CHAPTER = Chapter(
     exercises=(
         Exercise(
             "dropout_forward",
-            points=3,
+            points=4,
             banned=("torch.nn.functional.dropout", "torch.dropout"),
         ),
         Exercise("dropout_backward", points=3),
@@ -20,6 +20,6 @@ CHAPTER = Chapter(
         ),
         Exercise("early_stopping", points=4),
         Exercise("mixup", points=2),
-        Exercise("kfold_indices", points=3),
+        Exercise("kfold_indices", points=4),
     ),
 )

@@ -102,6 +102,14 @@ def zero_shot_classify__scale_ignored(image_emb, class_text_emb, logit_scale=100
     return torch.softmax(logits, dim=-1), logits.argmax(dim=-1)
 
 
+@mutant("ch11.zero_shot_classify", expect=r"normali")
+def zero_shot_classify__image_not_normalised(image_emb, class_text_emb, logit_scale=100.0):
+    # Normalises the class prompts only: the argmax is right, the probabilities are not.
+    txt = class_text_emb / class_text_emb.norm(dim=-1, keepdim=True)
+    logits = logit_scale * image_emb @ txt.T
+    return torch.softmax(logits, dim=-1), logits.argmax(dim=-1)
+
+
 @variant("ch11.zero_shot_classify")
 def zero_shot_classify__cosine_similarity_broadcast(image_emb, class_text_emb, logit_scale=100.0):
     F = torch.nn.functional

@@ -360,3 +360,69 @@ def train_linear_svm__hinge_subgradient(X, y, C, seed):
             w_avg, b_avg = w_avg + (w - w_avg) / k, b_avg + (b - b_avg) / k
     w_raw = w_avg / sd
     return w_raw, b_avg - (mu * w_raw).sum()
+
+
+# ------------------------------------------------------------- further mistakes (checks)
+
+
+@mutant("ch3.hinge_loss_grad", expect=r"half|0\.5")
+def hinge_loss_grad__missing_half(w, b, X, y, C):
+    y = y.to(dtype=X.dtype)
+    margins = y * (X @ w + b)
+    loss = (w * w).sum() + C * torch.clamp(1 - margins, min=0).mean()
+    active = (margins < 1).to(dtype=X.dtype)
+    dscores = -C * active * y / X.shape[0]
+    return loss, 2 * w + X.T @ dscores, dscores.sum()
+
+
+@mutant("ch3.multiclass_svm_loss", expect=r"factor|average|N\b")
+def multiclass_svm_loss__sum_over_samples(W, X, y, reg):
+    scores = X @ W
+    correct = scores.gather(1, y[:, None])
+    is_target = torch.zeros_like(scores, dtype=torch.bool).scatter(1, y[:, None], True)
+    terms = torch.where(is_target, 0.0, torch.clamp(scores - correct + 1, min=0))
+    active = (terms > 0).to(dtype=X.dtype)
+    dscores = active - is_target.to(dtype=X.dtype) * active.sum(dim=1, keepdim=True)
+    return terms.sum() + reg * (W * W).sum(), X.T @ dscores + 2 * reg * W
+
+
+@mutant("ch3.polynomial_kernel", expect=r"gamma")
+def polynomial_kernel__gamma_outside_power(X, Y, degree=3, gamma=None, coef0=1.0):
+    if gamma is None:
+        gamma = 1.0 / X.shape[1]
+    return gamma * (X @ Y.T + coef0) ** degree
+
+
+@mutant("ch3.rbf_kernel", expect=r"sign|grow|exponent")
+def rbf_kernel__positive_exponent(X, Y, gamma=None):
+    if gamma is None:
+        gamma = 1.0 / X.shape[1]
+    diff = X[:, None, :] - Y[None, :, :]
+    return torch.exp(gamma * (diff * diff).sum(-1))
+
+
+@mutant("ch3.svm_decision_function", expect=r"kernel|degree|coef0")
+def svm_decision_function__poly_coef0_zero(
+    X, support_vectors, dual_coef, intercept, kernel, gamma=None, degree=3, coef0=1.0
+):
+    # forwards gamma and degree, but takes coef0 = 0 (SVC's own default) for the poly kernel
+    if kernel == "linear":
+        K = linear_kernel(X, support_vectors)
+    elif kernel == "poly":
+        K = polynomial_kernel(X, support_vectors, degree=degree, gamma=gamma, coef0=0.0)
+    else:
+        K = rbf_kernel(X, support_vectors, gamma=gamma)
+    return K @ dual_coef + intercept
+
+
+@mutant("ch3.train_linear_svm", expect=r"accuracy|converge")
+def train_linear_svm__few_gradient_steps(X, y, C, seed):
+    # plain gradient descent on raw features, stopped long before convergence
+    X = X.detach()
+    y = y.detach().to(dtype=X.dtype)
+    w = torch.zeros(X.shape[1], dtype=X.dtype, device=X.device)
+    b = torch.zeros((), dtype=X.dtype, device=X.device)
+    for _ in range(5):
+        _, dw, db = hinge_loss_grad(w, b, X, y, C)
+        w, b = w - 1e-3 * dw, b - 1e-3 * db
+    return w, b

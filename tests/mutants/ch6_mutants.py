@@ -310,3 +310,74 @@ def kfold_indices__tensor_split(n, k):
         in_val[val] = True
         folds.append((indices[~in_val], val))
     return folds
+
+
+# ------------------------------------------------------------- further mistakes (checks)
+
+
+@mutant("ch6.dropout_forward", expect=r"eval|training")
+def dropout_forward__eval_applies_mask(x, p, u, training=True):
+    # ignores the training flag: masks in eval mode as well
+    if p >= 1:
+        return torch.zeros_like(x)
+    return torch.where(u >= p, x / (1 - p), torch.zeros_like(x))
+
+
+@mutant("ch6.adamw_step", expect=r"moment|raw gradient|decay")
+def adamw_step__decay_in_moments_too(w, dw, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+    # decoupled shrinking, but the decayed gradient still feeds the moments
+    g = dw + weight_decay * w
+    w = w * (1 - lr * weight_decay)
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return w - lr * m_hat / (torch.sqrt(v_hat) + eps), m, v
+
+
+@mutant("ch6.label_smoothing_cross_entropy", expect=r"smooth|uniform")
+def label_smoothing_cross_entropy__ignores_smoothing(logits, y, smoothing):
+    log_probs = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    return -log_probs.gather(1, y[:, None]).mean()
+
+
+@mutant("ch6.early_stopping", expect=r"best")
+def early_stopping__best_never_updated(val_losses, patience, min_delta=0.0):
+    # records the improving epoch but keeps comparing with the first loss
+    best_epoch, bad = 0, 0
+    for epoch in range(1, len(val_losses)):
+        if val_losses[epoch] < val_losses[0] - min_delta:
+            best_epoch, bad = epoch, 0
+        else:
+            bad += 1
+            if bad >= patience:
+                return best_epoch, epoch
+    return best_epoch, None
+
+
+@mutant("ch6.early_stopping", expect=r"patience|off.by.one")
+def early_stopping__stops_one_epoch_early(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad = val_losses[0], 0, 0
+    for epoch in range(1, len(val_losses)):
+        if val_losses[epoch] < best - min_delta:
+            best, best_epoch, bad = val_losses[epoch], epoch, 0
+        else:
+            bad += 1
+            if bad >= patience - 1:
+                return best_epoch, epoch
+    return best_epoch, None
+
+
+@mutant("ch6.mixup", expect=r"lam|swap|weight")
+def mixup__labels_weighted_the_other_way(x, y_onehot, lam, perm):
+    return lam * x + (1 - lam) * x[perm], (1 - lam) * y_onehot + lam * y_onehot[perm]
+
+
+@mutant("ch6.kfold_indices", expect=r"order|increasing|sort")
+def kfold_indices__train_wraps_around(n, k):
+    # the training set starts after the validation block and wraps around
+    indices = torch.arange(n, dtype=torch.int64)
+    folds = []
+    for val in torch.tensor_split(indices, k):
+        start, stop = int(val[0]), int(val[-1]) + 1
+        folds.append((torch.cat([indices[stop:], indices[:start]]), val))
+    return folds

@@ -43,6 +43,14 @@ def embedding_backward__averaged(dout, idx, vocab_size):
     return dW / counts.unsqueeze(1).to(dout.dtype)
 
 
+@mutant("ch8.embedding_backward", expect=r"repeat|duplicate|accumulat|add up|overwrit")
+def embedding_backward__scatter_without_add(dout, idx, vocab_size):
+    E = dout.shape[-1]
+    dW = torch.zeros(vocab_size, E, dtype=dout.dtype, device=dout.device)
+    # scatter_ writes, it does not add: one occurrence of a repeated token survives
+    return dW.scatter_(0, idx.reshape(-1, 1).expand(-1, E), dout.reshape(-1, E))
+
+
 @variant("ch8.embedding_backward")
 def embedding_backward__one_hot_matmul(dout, idx, vocab_size):
     E = dout.shape[-1]
@@ -130,6 +138,15 @@ def scaled_dot_product_attention__mask_inverted(q, k, v, mask=None):
     if mask is not None:
         scores = scores.masked_fill(mask, float("-inf"))  # nn.MultiheadAttention's convention
     weights = torch.nan_to_num(torch.softmax(scores, dim=-1))
+    return weights @ v, weights
+
+
+@mutant("ch8.scaled_dot_product_attention", expect=r"after the softmax|sum to 1")
+def scaled_dot_product_attention__mask_after_softmax(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights * mask  # zeroes the masked keys but does not renormalise
     return weights @ v, weights
 
 
@@ -278,6 +295,21 @@ def multi_head_attention__large_negative_fill(
     return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
 
 
+@mutant("ch8.multi_head_attention", expect=r"head|feature")
+def multi_head_attention__strided_heads(
+    query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None
+):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    # (N, L, d, heads): head h takes features h, h + heads, ... instead of a contiguous block
+    q = (query @ W_q.T + b_q).reshape(N, T, d, num_heads).permute(0, 3, 1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, d, num_heads).permute(0, 3, 1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, d, num_heads).permute(0, 3, 1, 2)
+    heads, _ = scaled_dot_product_attention(q, k, v, mask)
+    return heads.permute(0, 2, 3, 1).reshape(N, T, E) @ W_o.T + b_o
+
+
 @variant("ch8.multi_head_attention")
 def multi_head_attention__loop_over_heads(
     query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None
@@ -361,6 +393,16 @@ def sinusoidal_positional_encoding__float64_output(T, d):
     return pe
 
 
+@mutant("ch8.sinusoidal_positional_encoding", expect=r"odd|last column")
+def sinusoidal_positional_encoding__pairs_only(T, d):
+    pe = torch.zeros(T, d)
+    for i in range(d // 2):  # odd d: the last (sine) column is never written
+        angle = torch.arange(T, dtype=torch.float64) / 10000.0 ** (2 * i / d)
+        pe[:, 2 * i] = torch.sin(angle).float()
+        pe[:, 2 * i + 1] = torch.cos(angle).float()
+    return pe
+
+
 @variant("ch8.sinusoidal_positional_encoding")
 def sinusoidal_positional_encoding__float32_exp_log(T, d):
     # The widespread float32 recipe: 10000^(-2i/d) = exp(-2i ln(10000) / d).
@@ -439,6 +481,32 @@ def transformer_encoder_layer__ln1_reused(x, params, num_heads, mask=None):
     return h + torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
 
 
+@mutant("ch8.transformer_encoder_layer", expect=r"residual|skip")
+def transformer_encoder_layer__no_attention_residual(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads, mask,
+    )  # forgot "x +"
+    f = F.layer_norm(h, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+    return h + torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
+@mutant("ch8.transformer_encoder_layer", expect=r"mask")
+def transformer_encoder_layer__mask_not_passed(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = x + multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads,
+    )
+    f = F.layer_norm(h, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+    return h + torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
 @variant("ch8.transformer_encoder_layer")
 def transformer_encoder_layer__manual_norm_and_linear(x, params, num_heads, mask=None):
     p = params
@@ -512,6 +580,15 @@ def info_nce_loss__temperature_multiplied(z1, z2, temperature):
     sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
     return F.cross_entropy(sim, positives)
+
+
+@mutant("ch8.info_nce_loss", expect=r"anchor|negative|2N|symmetr|view")
+def info_nce_loss__symmetric_clip_style(z1, z2, temperature):
+    a = F.normalize(z1, dim=1)
+    b = F.normalize(z2, dim=1)
+    logits = a @ b.T / temperature
+    labels = torch.arange(z1.shape[0], device=z1.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
 
 @variant("ch8.info_nce_loss")

@@ -255,6 +255,13 @@ def top_k_filter__k_larger_than_vocab(logits, k):
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
+@mutant("ch9.top_k_filter", expect=r">=|k-th largest logit itself")
+def top_k_filter__strict_threshold(logits, k):
+    # Keeps only logits strictly above the k-th largest: the k-th itself is dropped.
+    kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]
+    return logits.masked_fill(logits <= kth, float("-inf"))
+
+
 @variant("ch9.top_k_filter")
 def top_k_filter__sort_threshold(logits, k):
     sorted_logits = torch.sort(logits, dim=-1, descending=True).values
@@ -299,6 +306,14 @@ def top_p_filter__mask_left_in_sorted_order(logits, p):
     keep = (cumulative - sorted_probs) < p
     keep[..., 0] = True
     return logits.masked_fill(~keep, float("-inf"))
+
+
+@mutant("ch9.top_p_filter", expect=r"sort|order")
+def top_p_filter__unsorted_cumsum(logits, p):
+    # Forgets to sort: accumulates the mass in vocabulary order.
+    probs = torch.softmax(logits, dim=-1)
+    before = probs.cumsum(dim=-1) - probs
+    return logits.masked_fill(~(before < p), float("-inf"))
 
 
 @variant("ch9.top_p_filter")
@@ -459,6 +474,15 @@ def kv_cache_attend__old_caches_returned(q_t, k_t, v_t, cache_k, cache_v):
     values = torch.cat([cache_v, v_t], dim=-2)
     scores = q_t @ keys.transpose(-2, -1) / math.sqrt(q_t.shape[-1])
     return torch.softmax(scores, dim=-1) @ values, cache_k, cache_v
+
+
+@mutant("ch9.kv_cache_attend", expect=r"front|end of the time")
+def kv_cache_attend__prepended(q_t, k_t, v_t, cache_k, cache_v):
+    # Puts the new step in front of the cache: the output is right, the caches are not.
+    keys = torch.cat([k_t, cache_k], dim=-2)
+    values = torch.cat([v_t, cache_v], dim=-2)
+    weights = torch.softmax(q_t @ keys.transpose(-2, -1) / math.sqrt(q_t.shape[-1]), dim=-1)
+    return weights @ values, keys, values
 
 
 @variant("ch9.kv_cache_attend")

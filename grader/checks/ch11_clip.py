@@ -1,0 +1,339 @@
+"""Checks for chapter 11: the CLIP loss, zero-shot classification, retrieval recall@k.
+
+Expected values come from PyTorch built-ins (F.normalize, F.cross_entropy, softmax) in
+float64, or from the reference. Ties are built from "dyadic" embeddings (entries 0,
++-1/2, +-1, times powers of two) whose cosine similarities are exact in any dtype and
+any order of summation, so a tie is a tie for every correct solution; random
+embeddings stay away from near-ties, whose order float32 rounding may decide.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from grader.checks import exercise
+from grader.compare import expect, expect_close
+from grader.precision import truth
+from grader.strategies import float_dtypes, generator, seeds, sizes, tensors
+
+SCALES = (1.0, 2.5, 14.3, 100.0)
+
+
+def _cosines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
+
+
+@st.composite
+def pairs(draw, max_n: int = 6, max_d: int = 5, min_n: int = 1):
+    """(image_emb (N, d), text_emb (N, d)), standard normal with rows of varied norms."""
+    dtype = draw(float_dtypes())
+    n, d = draw(sizes(min_n, max_n)), draw(sizes(2, max_d))
+    img = draw(tensors((n, d), dtype, scale=draw(st.sampled_from([0.5, 1.0, 3.0]))))
+    txt = draw(tensors((n, d), dtype))
+    return img, txt
+
+
+@st.composite
+def dyadic(draw, rows: int, d: int = 4, scaled: bool = True):
+    """(rows, d) embeddings whose cosine similarities are exact: each row has one entry
+    +-1 or all d = 4 entries +-1/2 (unit norm), times a power of two when `scaled`."""
+    g = generator(draw(seeds()))
+    out = torch.zeros(rows, d, dtype=torch.float64)
+    for r in range(rows):
+        if torch.rand((), generator=g) < 0.4:
+            out[r, int(torch.randint(d, (), generator=g))] = 1.0 if torch.rand((), generator=g) < 0.7 else -1.0
+        else:
+            out[r] = (torch.randint(0, 2, (d,), generator=g) * 2 - 1).double() / 2
+        if scaled:
+            out[r] *= 2.0 ** int(torch.randint(-2, 4, (), generator=g))
+    return out
+
+
+# --- clip_loss -----------------------------------------------------------------------
+
+
+def _clip_truth(img, txt, scale):
+    """open_clip's formulation: F.normalize, then F.cross_entropy both ways."""
+
+    def run(img, txt):
+        logits = scale * _cosines(img, txt)
+        labels = torch.arange(img.shape[0])
+        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+    return truth(run, img, txt)
+
+
+def _clip_mistakes(img, txt, scale):
+    def ce_both(logits):
+        labels = torch.arange(logits.shape[0])
+        return F.cross_entropy(logits, labels), F.cross_entropy(logits.T, labels)
+
+    def run(img, txt):
+        cos = _cosines(img, txt)
+        rows, cols = ce_both(scale * cos)
+        return {
+            "mistake.ch11.clip_loss.image_to_text_only": rows,
+            "mistake.ch11.clip_loss.text_to_image_only": cols,
+            "mistake.ch11.clip_loss.not_normalised": sum(ce_both(scale * img @ txt.T)) / 2,
+            "mistake.ch11.clip_loss.divides_by_scale": sum(ce_both(cos / scale)) / 2,
+            "mistake.ch11.clip_loss.exponentiated_scale": sum(ce_both(torch.exp(torch.tensor(scale, dtype=torch.float64)) * cos)) / 2,
+        }
+
+    return truth(run, img, txt)
+
+
+# float32 cosines carry rounding of ~1e-7 that logit_scale multiplies
+def _clip_tolerance(dtype, scale):
+    return {"atol": 2e-5 * max(1.0, scale / 10)} if dtype == torch.float32 else {}
+
+
+@exercise("ch11.clip_loss", points=2)
+@given(case=pairs(), scale=st.sampled_from(SCALES))
+def check_clip_loss_matches_cross_entropy_both_ways(student, ref, case, scale):
+    img, txt = case
+    expect_close(
+        student.clip_loss(img, txt, scale),
+        _clip_truth(img, txt, scale),
+        name="loss",
+        inputs=dict(image_emb=img, text_emb=txt, logit_scale=scale),
+        mistakes=_clip_mistakes(img, txt, scale),
+        **_clip_tolerance(img.dtype, scale),
+    )
+
+
+@exercise("ch11.clip_loss", points=1)
+@given(case=pairs(min_n=2), scale=st.sampled_from(SCALES), seed=seeds())
+def check_clip_loss_symmetric_and_invariant_to_embedding_norms(student, ref, case, scale, seed):
+    img, txt = case
+    tol = _clip_tolerance(img.dtype, scale)
+    loss = student.clip_loss(img, txt, scale)
+    expect_close(loss, _clip_truth(img, txt, scale), name="loss", inputs=dict(image_emb=img, text_emb=txt, logit_scale=scale), mistakes=_clip_mistakes(img, txt, scale), **tol)
+    # swapping the two modalities transposes the logits: the symmetric loss is unchanged
+    swapped = student.clip_loss(txt, img, scale)
+    expect(
+        bool(torch.allclose(swapped.double(), loss.double(), rtol=1e-4, atol=1e-5 * max(1.0, scale / 10))),
+        "mistake.ch11.clip_loss.image_to_text_only",
+        reveal=dict(inputs=f"clip_loss(text_emb, image_emb, {scale}) = {swapped.item():.6g}, clip_loss(image_emb, text_emb, {scale}) = {loss.item():.6g}"),
+    )
+    # rescaling each row by a positive factor changes no cosine, hence not the loss
+    g = generator(seed)
+    a = (torch.rand(img.shape[0], 1, generator=g, dtype=torch.float64) * 4 + 0.25).to(img.dtype)
+    b = (torch.rand(txt.shape[0], 1, generator=g, dtype=torch.float64) * 4 + 0.25).to(img.dtype)
+    expect_close(
+        student.clip_loss(img * a, txt * b, scale),
+        _clip_truth(img * a, txt * b, scale),
+        name="loss of rescaled embeddings",
+        inputs=dict(image_emb=img * a, text_emb=txt * b, logit_scale=scale),
+        mistakes={"mistake.ch11.clip_loss.not_normalised": truth(lambda i, t: _clip_mistakes(i, t, scale)["mistake.ch11.clip_loss.not_normalised"], img * a, txt * b)},
+        **tol,
+    )
+
+
+@exercise("ch11.clip_loss", points=0.5)
+@given(case=pairs(min_n=2), scale=st.sampled_from([100.0, 1000.0]), as_tensor=st.booleans())
+def check_clip_loss_stable_for_a_large_logit_scale(student, ref, case, scale, as_tensor):
+    img, txt = case
+    # logit_scale may also come as a 0-d tensor (CLIP keeps it as a parameter)
+    given_scale = torch.tensor(scale, dtype=img.dtype) if as_tensor else scale
+    expect_close(
+        student.clip_loss(img, txt, given_scale),
+        _clip_truth(img, txt, scale),
+        name="loss",
+        inputs=dict(image_emb=img, text_emb=txt, logit_scale=given_scale),
+        mistakes=_clip_mistakes(img, txt, scale),
+        **_clip_tolerance(img.dtype, scale),
+    )
+
+
+@exercise("ch11.clip_loss", points=0.5, hidden=True)
+@given(case=pairs(max_n=32, max_d=16), scale=st.sampled_from(SCALES))
+def check_clip_loss_larger_batches(student, ref, case, scale):
+    img, txt = case
+    expect_close(student.clip_loss(img, txt, scale), _clip_truth(img, txt, scale), name="loss", mistakes=_clip_mistakes(img, txt, scale), **_clip_tolerance(img.dtype, scale))
+
+
+# --- zero_shot_classify ------------------------------------------------------------------
+
+
+def _zero_shot_truth(img, classes, scale, got):
+    """(probs, preds) in float64 then the inputs' dtype; where classes tie (the contract
+    does not say which one to predict), the student's pred is accepted if it is one of
+    the best."""
+
+    def run(img, classes):
+        logits = scale * _cosines(img, classes)
+        return torch.softmax(logits, dim=-1), logits
+
+    probs, logits = truth(run, img, classes)
+    cos = _cosines(img.double(), classes.double())
+    best = cos >= cos.amax(dim=-1, keepdim=True) - 1e-6  # (N, C): the classes as good as the best
+    preds = cos.argmax(dim=-1)
+    if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[1], torch.Tensor):
+        p = got[1]
+        if p.shape == preds.shape and p.dtype == torch.int64 and bool(((p >= 0) & (p < cos.shape[1])).all()):
+            ok = best.gather(1, p.unsqueeze(1)).squeeze(1)
+            preds = torch.where(ok, p, preds)
+    return probs, preds
+
+
+def _zero_shot_mistakes(img, classes, scale):
+    def run(img, classes):
+        unit_img = F.normalize(img, dim=-1)
+        logits = scale * _cosines(img, classes)
+        return {
+            "mistake.ch11.zero_shot_classify.text_not_normalised": (torch.softmax(scale * unit_img @ classes.T, dim=-1), None),
+            "mistake.ch11.zero_shot_classify.image_not_normalised": (torch.softmax(scale * img @ F.normalize(classes, dim=-1).T, dim=-1), None),
+            "mistake.ch11.zero_shot_classify.softmax_over_images": (torch.softmax(logits, dim=0), None),
+            "mistake.ch11.zero_shot_classify.scale_ignored": (torch.softmax(logits / scale, dim=-1), None),
+        }
+
+    return truth(run, img, classes)
+
+
+@st.composite
+def zero_shot_case(draw, max_n=6, max_c=5, max_d=5):
+    dtype = draw(float_dtypes())
+    n, c, d = draw(sizes(1, max_n)), draw(sizes(2, max_c)), draw(sizes(2, max_d))
+    img = draw(tensors((n, d), dtype, scale=2.0))
+    classes = draw(tensors((c, d), dtype, scale=draw(st.sampled_from([0.5, 1.0, 3.0]))))
+    return img, classes
+
+
+@exercise("ch11.zero_shot_classify", points=1.5)
+@given(case=zero_shot_case(), scale=st.sampled_from((None,) + SCALES))
+def check_zero_shot_classify_matches_softmax_of_cosines(student, ref, case, scale):
+    img, classes = case
+    got = student.zero_shot_classify(img, classes) if scale is None else student.zero_shot_classify(img, classes, scale)
+    scale = 100.0 if scale is None else scale
+    expect_close(
+        got,
+        _zero_shot_truth(img, classes, scale, got),
+        name=("probs", "preds"),
+        inputs=dict(image_emb=img, class_text_emb=classes, logit_scale=scale),
+        mistakes=_zero_shot_mistakes(img, classes, scale),
+    )
+
+
+@exercise("ch11.zero_shot_classify", points=1)
+@given(data=st.data(), n=sizes(1, 5), c=sizes(2, 5), dtype=float_dtypes(), scale=st.sampled_from([1.0, 10.0]))
+def check_zero_shot_classify_on_crafted_embeddings_with_ties(student, ref, data, n, c, dtype, scale):
+    # exact cosines in {0, +-1/2, +-1}: several classes often tie for the best
+    img = data.draw(dyadic(n)).to(dtype)
+    classes = data.draw(dyadic(c)).to(dtype)
+    got = student.zero_shot_classify(img, classes, scale)
+    expect_close(
+        got,
+        _zero_shot_truth(img, classes, scale, got),
+        name=("probs", "preds"),
+        inputs=dict(image_emb=img, class_text_emb=classes, logit_scale=scale),
+        mistakes=_zero_shot_mistakes(img, classes, scale),
+    )
+
+
+@exercise("ch11.zero_shot_classify", points=0.5, hidden=True)
+@given(case=zero_shot_case(max_n=24, max_c=12, max_d=16), scale=st.sampled_from(SCALES))
+def check_zero_shot_classify_larger_batches(student, ref, case, scale):
+    img, classes = case
+    got = student.zero_shot_classify(img, classes, scale)
+    expect_close(got, _zero_shot_truth(img, classes, scale, got), name=("probs", "preds"), mistakes=_zero_shot_mistakes(img, classes, scale))
+
+
+# --- retrieval_recall_at_k ---------------------------------------------------------------------
+
+
+def _recall(sims: torch.Tensor, k: int, strict: bool = False, count_match: bool = False) -> torch.Tensor:
+    """recall@k from an (N, N) similarity matrix, the contract's rule unless told."""
+    match = sims.diagonal()[:, None]
+    rivals = (sims > match) if strict else (sims >= match)
+    others = rivals.sum(dim=1) - (0 if count_match or strict else 1)
+    return (others < k).double().mean()
+
+
+def _recall_truth(img, txt, k):
+    return truth(lambda i, t: _recall(_cosines(i, t), k), img, txt)
+
+
+def _recall_mistakes(img, txt, k):
+    def run(img, txt):
+        cos = _cosines(img, txt)
+        return {
+            "mistake.ch11.retrieval_recall_at_k.ties_in_favour": _recall(cos, k, strict=True),
+            "mistake.ch11.retrieval_recall_at_k.match_not_excluded": _recall(cos, k, count_match=True),
+            "mistake.ch11.retrieval_recall_at_k.dot_product": _recall(img @ txt.T, k),
+            "mistake.ch11.retrieval_recall_at_k.text_to_image": _recall(cos.T, k),
+        }
+
+    return truth(run, img, txt)
+
+
+@st.composite
+def separated_pairs(draw, max_n=7, max_d=5):
+    """Random (N, d) image and text embeddings with no near-tie between a match and a
+    rival (|s_ij - s_ii| > 1e-4), so float32 rounding cannot change a rank."""
+    img, txt = draw(pairs(max_n=max_n, max_d=max_d))
+    cos = _cosines(img.double(), txt.double())
+    gap = (cos - cos.diagonal()[:, None]).abs() + torch.eye(cos.shape[0], dtype=cos.dtype)
+    if bool((gap < 1e-4).any()):
+        txt = txt + 0.5 * torch.eye(*txt.shape, dtype=txt.dtype)  # rare: move off the near-tie
+        cos = _cosines(img.double(), txt.double())
+        gap = (cos - cos.diagonal()[:, None]).abs() + torch.eye(cos.shape[0], dtype=cos.dtype)
+        assume(not bool((gap < 1e-4).any()))
+    return img, txt
+
+
+@exercise("ch11.retrieval_recall_at_k", points=1.5)
+@given(case=separated_pairs(), k=sizes(1, 4))
+def check_retrieval_recall_matches_the_definition(student, ref, case, k):
+    img, txt = case
+    expect_close(
+        student.retrieval_recall_at_k(img, txt, k),
+        _recall_truth(img, txt, k),
+        name="recall",
+        inputs=dict(image_emb=img, text_emb=txt, k=k),
+        mistakes=_recall_mistakes(img, txt, k),
+    )
+
+
+@exercise("ch11.retrieval_recall_at_k", points=1.5)
+@given(data=st.data(), n=sizes(2, 7), k=sizes(1, 3), dtype=float_dtypes())
+def check_retrieval_recall_counts_ties_against_the_image(student, ref, data, n, k, dtype):
+    # unit-norm dyadic embeddings: exact cosines, many ties with the match
+    img = data.draw(dyadic(n, scaled=False)).to(dtype)
+    txt = data.draw(dyadic(n, scaled=False)).to(dtype)
+    expect_close(
+        student.retrieval_recall_at_k(img, txt, k),
+        _recall_truth(img, txt, k),
+        name="recall",
+        inputs=dict(image_emb=img, text_emb=txt, k=k),
+        mistakes=_recall_mistakes(img, txt, k),
+    )
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """The unit-norm row of a dyadic embedding, exactly: a row with one nonzero entry
+    has norm max|x|, a row with four has norm 2 max|x|."""
+    top = x.abs().amax(dim=1, keepdim=True)
+    one_hot = (x != 0).sum(dim=1, keepdim=True) == 1
+    return x / torch.where(one_hot, top, 2 * top)
+
+
+@exercise("ch11.retrieval_recall_at_k", points=0.5)
+@given(data=st.data(), n=sizes(2, 7), k=sizes(1, 3), dtype=float_dtypes())
+def check_retrieval_recall_invariant_to_embedding_norms(student, ref, data, n, k, dtype):
+    # dyadic embeddings times powers of two: the cosines (and ties) stay exact
+    img = data.draw(dyadic(n)).to(dtype)
+    txt = data.draw(dyadic(n)).to(dtype)
+    expected = _recall_truth(img, txt, k)
+    got = student.retrieval_recall_at_k(img, txt, k)
+    expect_close(got, expected, name="recall", inputs=dict(image_emb=img, text_emb=txt, k=k), mistakes=_recall_mistakes(img, txt, k))
+    expect_close(student.retrieval_recall_at_k(_unit(img), _unit(txt), k), expected, name="recall of the unit-norm embeddings")
+
+
+@exercise("ch11.retrieval_recall_at_k", points=0.5, hidden=True)
+@given(case=separated_pairs(max_n=30, max_d=12), k=sizes(1, 40))
+def check_retrieval_recall_larger_batches(student, ref, case, k):
+    img, txt = case
+    expect_close(student.retrieval_recall_at_k(img, txt, k), _recall_truth(img, txt, k), name="recall", mistakes=_recall_mistakes(img, txt, k))

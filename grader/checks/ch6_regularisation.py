@@ -1,0 +1,601 @@
+"""Checks for chapter 6: dropout, AdamW, label smoothing, early stopping, mixup, k-fold.
+
+Expected values come from PyTorch (autograd of the masked forward, `torch.optim.AdamW`,
+`F.cross_entropy(label_smoothing=)`), scikit-learn (`KFold`) or the contract's formula
+in float64; known mistakes are recomputed here so feedback can name them. Early
+stopping returns plain integers, which the generic comparison cannot diagnose, so its
+known mistakes are matched here (`_expect_outcome`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader import diagnose
+from grader.checks import exercise
+from grader.compare import expect, expect_close, fail
+from grader.precision import truth
+from grader.strategies import float_dtypes, labels, learning_rates, seeds, sizes, tensors
+
+# drop probabilities exact in float32 and float64, so "u exactly p" is the same tie for
+# every dtype and every way of writing the comparison; the others never meet a draw
+EXACT_P = (0.0, 0.25, 0.5, 0.75)
+INEXACT_P = (0.1, 0.3, 0.9)
+
+
+def nearest(got: object, candidates: list[torch.Tensor]) -> torch.Tensor:
+    """Of the outputs one mistake may give (several ways of making it), the one closest
+    to the student's answer, so that the mistake is named whichever way was taken."""
+    best, best_distance = candidates[0], math.inf
+    for candidate in candidates:
+        if isinstance(got, torch.Tensor) and got.shape == candidate.shape:
+            distance = float(torch.nan_to_num((got.double() - candidate.double()).abs(), nan=math.inf).max()) if got.numel() else 0.0
+            if distance < best_distance:
+                best, best_distance = candidate, distance
+    return best
+
+
+# --- dropout ----------------------------------------------------------------------------
+
+
+@st.composite
+def dropout_case(draw, max_side: int = 5, ps: tuple[float, ...] = EXACT_P + INEXACT_P):
+    dtype = draw(float_dtypes())
+    shape = draw(st.lists(sizes(1, max_side), min_size=1, max_size=3).map(tuple))
+    p = draw(st.sampled_from(ps))
+    x = draw(tensors(shape, dtype, edges=(0.0,)))
+    dout = draw(tensors(shape, dtype))
+    if p in EXACT_P:
+        u = draw(tensors(shape, torch.float64, low=0.0, high=1.0, edges=(p, p, p)))
+    else:
+        u = draw(tensors(shape, torch.float64, low=0.0, high=1.0))
+        u = torch.where((u - p).abs() < 1e-5, u + 2e-5, u)  # no draw within rounding of p
+    return x, dout, p, u.to(dtype)
+
+
+def _dropout(x: torch.Tensor, p: float, u: torch.Tensor, keep_where=lambda u, p: u >= p, scale: bool = True) -> torch.Tensor:
+    """Inverted dropout in float64 (the truth), or a known mistake of it."""
+
+    def run(x, u):
+        if p >= 1 and scale:
+            return torch.zeros_like(x)
+        kept = x / (1 - p) if scale else x
+        return torch.where(keep_where(u, p), kept, torch.zeros_like(x))
+
+    return truth(run, x, u)
+
+
+@exercise("ch6.dropout_forward", points=2)
+@given(case=dropout_case())
+def check_dropout_forward_keeps_u_at_least_p_and_rescales(student, ref, case):
+    x, _, p, u = case
+    expect_close(
+        student.dropout_forward(x, p, u, True),
+        _dropout(x, p, u),
+        name="out",
+        inputs=dict(x=x, p=p, u=u, training=True),
+        mistakes={
+            "mistake.ch6.dropout_forward.no_rescale": _dropout(x, p, u, scale=False),
+            "mistake.ch6.dropout_forward.keep_below_p": _dropout(x, p, u, keep_where=lambda u, p: u < p),
+        },
+    )
+
+
+@exercise("ch6.dropout_forward", points=1)
+@given(case=dropout_case(ps=(1.0, 0.0, 0.5, 0.9)), training=st.booleans())
+def check_dropout_forward_p_one_and_eval_mode(student, ref, case, training):
+    x, _, p, u = case
+    p = 1.0 if training else p  # training: p = 1 drops everything; eval: x whatever p is
+    got = student.dropout_forward(x, p, u, training)
+    if training:
+        expected = torch.zeros_like(x)
+        mistakes = {"mistake.ch6.dropout_forward.p_one_nan": truth(lambda x, u: x * (u >= p).to(x.dtype) / (1 - p), x, u)}
+    else:
+        expected = x.clone()
+        wrong_eval = [x * (1 - p), _dropout(x, p, u), _dropout(x, p, u, scale=False)]
+        mistakes = {"mistake.ch6.dropout_forward.eval_changed": nearest(got, wrong_eval)}
+    expect_close(got, expected, name="out", inputs=dict(x=x, p=p, u=u, training=training), mistakes=mistakes)
+
+
+@exercise("ch6.dropout_forward", points=1, hidden=True)
+@given(case=dropout_case(max_side=12))
+def check_dropout_forward_larger_tensors(student, ref, case):
+    x, _, p, u = case
+    expect_close(
+        student.dropout_forward(x, p, u),
+        _dropout(x, p, u),
+        name="out",
+        mistakes={"mistake.ch6.dropout_forward.no_rescale": _dropout(x, p, u, scale=False)},
+    )
+
+
+def _dropout_autograd(dout: torch.Tensor, p: float, u: torch.Tensor) -> torch.Tensor:
+    """dL/dx of the masked forward by autograd, in float64 (the truth)."""
+
+    def run(dout, u):
+        x = torch.zeros_like(dout, requires_grad=True)
+        with torch.enable_grad():
+            out = torch.where(u >= p, x / (1 - p), torch.zeros_like(x)) if p < 1 else x * 0
+            (dx,) = torch.autograd.grad(out, x, dout)
+        return dx
+
+    return truth(run, dout, u)
+
+
+@exercise("ch6.dropout_backward", points=2)
+@given(case=dropout_case())
+def check_dropout_backward_matches_autograd(student, ref, case):
+    _, dout, p, u = case
+    expect_close(
+        student.dropout_backward(dout, p, u),
+        _dropout_autograd(dout, p, u),
+        name="dx",
+        inputs=dict(dout=dout, p=p, u=u),
+        mistakes={
+            "mistake.ch6.dropout_backward.no_rescale": _dropout(dout, p, u, scale=False),
+            "mistake.ch6.dropout_backward.keep_below_p": _dropout(dout, p, u, keep_where=lambda u, p: u < p),
+        },
+    )
+
+
+@exercise("ch6.dropout_backward", points=1)
+@given(case=dropout_case(ps=(1.0, 0.0)))
+def check_dropout_backward_p_zero_and_p_one(student, ref, case):
+    _, dout, p, u = case
+    expect_close(
+        student.dropout_backward(dout, p, u),
+        _dropout_autograd(dout, p, u),
+        name="dx",
+        inputs=dict(dout=dout, p=p, u=u),
+        mistakes={"mistake.ch6.dropout_backward.p_one_nan": truth(lambda d, u: d * (u >= p).to(d.dtype) / (1 - p), dout, u)} if p == 1 else None,
+    )
+
+
+# --- AdamW ---------------------------------------------------------------------------------
+
+
+@st.composite
+def trajectory(draw, steps: int = 4):
+    """A parameter and a few gradients (some entries exactly 0 or tiny, where eps matters)."""
+    dtype = draw(float_dtypes())
+    shape = draw(st.sampled_from([(3,), (2, 3), (1,)]))
+    w = draw(tensors(shape, dtype))
+    grads = [draw(tensors(shape, dtype, edges=(0.0, 1e-6))) for _ in range(steps)]
+    return w, grads
+
+
+def _adamw_run(w0: torch.Tensor, grads: list[torch.Tensor], **hyper: float) -> list[tuple]:
+    """torch.optim.AdamW over `grads` in float64; per step (w, m, v)."""
+
+    def run(w0, grads):
+        p = torch.nn.Parameter(w0.clone())
+        opt = torch.optim.AdamW([p], foreach=False, **hyper)
+        out = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            state = opt.state[p]
+            out.append((p.detach().clone(), state["exp_avg"].clone(), state["exp_avg_sq"].clone()))
+        return out
+
+    return truth(run, w0, grads)
+
+
+def _adamw_mistakes(w, dw, m, v, t, lr, b1, b2, eps, wd) -> dict:
+    """(w, m, v) of the usual AdamW mistakes, computed in float64."""
+
+    def run(w, dw, m, v):
+        def moments(g):
+            return b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+
+        m1, v1 = moments(dw)
+        m_hat, v_hat = m1 / (1 - b1**t), v1 / (1 - b2**t)
+        shrunk = w * (1 - lr * wd)
+        mg, vg = moments(dw + wd * w)
+        step_g = lr * (mg / (1 - b1**t)) / ((vg / (1 - b2**t)).sqrt() + eps)
+        return {
+            "mistake.ch6.adamw_step.coupled_decay": (w - step_g, mg, vg),
+            "mistake.ch6.adamw_step.no_bias_correction": (shrunk - lr * m1 / (v1.sqrt() + eps), None, None),
+            "mistake.ch6.adamw_step.decay_without_lr": (w * (1 - wd) - lr * m_hat / (v_hat.sqrt() + eps), None, None),
+            "mistake.ch6.adamw_step.eps_inside_sqrt": (shrunk - lr * m_hat / (v_hat + eps).sqrt(), None, None),
+            "mistake.ch6.adamw_step.moments_from_decayed_grad": (shrunk - step_g, mg, vg),
+        }
+
+    return truth(run, w, dw, m, v)
+
+
+@exercise("ch6.adamw_step", points=3)
+@given(
+    case=trajectory(),
+    lr=learning_rates(),
+    betas=st.sampled_from([(0.9, 0.999), (0.5, 0.9)]),
+    eps=st.sampled_from([1e-8, 1e-2]),
+    wd=st.sampled_from([0.0, 0.01, 0.1, 0.5]),
+)
+def check_adamw_matches_torch_optim(student, ref, case, lr, betas, eps, wd):
+    w0, grads = case
+    b1, b2 = betas
+    expected = _adamw_run(w0, grads, lr=lr, betas=betas, eps=eps, weight_decay=wd)
+    w, m, v = w0, torch.zeros_like(w0), torch.zeros_like(w0)
+    for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
+        expect_close(
+            student.adamw_step(w, dw, m, v, t, lr, b1, b2, eps, wd),
+            exp,
+            name=(f"w after step {t}", f"m after step {t}", f"v after step {t}"),
+            inputs=dict(w=w, dw=dw, m=m, v=v, t=t, lr=lr, beta1=b1, beta2=b2, eps=eps, weight_decay=wd),
+            mistakes=_adamw_mistakes(w, dw, m, v, t, lr, b1, b2, eps, wd),
+        )
+        w, m, v = exp  # continue from the expected state, so each step is judged on its own
+
+
+@exercise("ch6.adamw_step", points=1, hidden=True)
+@given(case=trajectory(steps=10), lr=learning_rates())
+def check_adamw_ten_steps_with_default_decay(student, ref, case, lr):
+    w0, grads = case
+    expected = _adamw_run(w0, grads, lr=lr)
+    w, m, v = w0, torch.zeros_like(w0), torch.zeros_like(w0)
+    for t, dw in enumerate(grads, start=1):
+        w, m, v = student.adamw_step(w, dw, m, v, t, lr)
+    expect_close((w, m, v), expected[-1], name=("w after 10 steps", "m after 10 steps", "v after 10 steps"))
+
+
+# --- label smoothing ------------------------------------------------------------------------
+
+
+@st.composite
+def smoothing_case(draw, scale: float = 3.0, max_n: int = 6, max_c: int = 5):
+    dtype = draw(float_dtypes())
+    n, c = draw(sizes(1, max_n)), draw(sizes(2, max_c))
+    logits = draw(tensors((n, c), dtype, scale=scale))
+    smoothing = draw(st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.5, 1.0]))
+    return logits, draw(labels(n, c)), smoothing
+
+
+def _smoothed_ce(logits: torch.Tensor, y: torch.Tensor, smoothing: float) -> torch.Tensor:
+    return truth(lambda z: F.cross_entropy(z, y, label_smoothing=smoothing), logits)
+
+
+def _smoothing_mistakes(got, logits, y, smoothing) -> dict:
+    n, c = logits.shape
+
+    def run(z):
+        logp = torch.log_softmax(z, dim=1)
+        nll = -logp.gather(1, y[:, None]).squeeze(1)
+        other = torch.full_like(logp, smoothing / (c - 1)).scatter(1, y[:, None], 1 - smoothing)
+        full = (1 - smoothing) * nll - smoothing * logp.mean(1)
+        return {
+            "other": -(other * logp).sum(1).mean(),
+            "no_uniform": [((1 - smoothing) * nll).mean(), nll.mean()],
+            "sum": full.sum(),
+        }
+
+    out = truth(run, logits)
+    return {
+        "mistake.ch6.label_smoothing_cross_entropy.smooth_over_other_classes": out["other"],
+        "mistake.ch6.label_smoothing_cross_entropy.no_uniform_term": nearest(got, out["no_uniform"]),
+        "mistake.ch6.label_smoothing_cross_entropy.not_mean": out["sum"],
+    }
+
+
+@exercise("ch6.label_smoothing_cross_entropy", points=3)
+@given(case=smoothing_case())
+def check_label_smoothing_matches_pytorch(student, ref, case):
+    logits, y, smoothing = case
+    got = student.label_smoothing_cross_entropy(logits, y, smoothing)
+    expect_close(
+        got,
+        _smoothed_ce(logits, y, smoothing),
+        name="loss",
+        inputs=dict(logits=logits, y=y, smoothing=smoothing),
+        batch=logits.shape[0],
+        mistakes=_smoothing_mistakes(got, logits, y, smoothing),
+    )
+
+
+@exercise("ch6.label_smoothing_cross_entropy", points=1)
+@given(case=smoothing_case(scale=1.0), big=st.sampled_from([1e3, 1e4]))
+def check_label_smoothing_finite_for_large_logits(student, ref, case, big):
+    logits, y, smoothing = case
+    logits = logits * big
+    got = student.label_smoothing_cross_entropy(logits, y, smoothing)
+    inputs = dict(logits=logits, y=y, smoothing=smoothing)
+    if isinstance(got, torch.Tensor):
+        expect(bool(torch.isfinite(got).all()), "mistake.ch6.label_smoothing_cross_entropy.unstable", {"inputs": diagnose.show(inputs)})
+    expect_close(got, _smoothed_ce(logits, y, smoothing), name="loss", inputs=inputs, batch=logits.shape[0], mistakes=_smoothing_mistakes(got, logits, y, smoothing))
+
+
+@exercise("ch6.label_smoothing_cross_entropy", points=1, hidden=True)
+@given(case=smoothing_case(max_n=40, max_c=12), smoothing=st.floats(0.0, 1.0))
+def check_label_smoothing_larger_batches(student, ref, case, smoothing):
+    logits, y, _ = case
+    got = student.label_smoothing_cross_entropy(logits, y, smoothing)
+    expect_close(got, _smoothed_ce(logits, y, smoothing), name="loss", batch=logits.shape[0], mistakes=_smoothing_mistakes(got, logits, y, smoothing))
+
+
+# --- early stopping ----------------------------------------------------------------------------
+
+# losses and min_delta are multiples of 1/64: every comparison loss < best - min_delta is
+# exact, so ties (a plateau, an improvement of exactly min_delta) are decided by the
+# contract and not by rounding
+
+
+@st.composite
+def loss_curves(draw, max_len: int = 12):
+    n = draw(sizes(1, max_len))
+    steps = draw(st.lists(st.sampled_from([-8, -4, -2, -1, 0, 0, 0, 1, 2, 4]), min_size=n - 1, max_size=n - 1))
+    level = draw(st.integers(32, 96))
+    curve = [level]
+    for s in steps:
+        curve.append(max(1, curve[-1] + s))
+    return [v / 64 for v in curve]
+
+
+def _replay(losses, patience, min_delta=0.0, *, strict=True, limit=None, best_moves=True, stop=True):
+    """The early-stopping rule, or one of its usual mistakes."""
+    limit = patience if limit is None else limit
+    best, best_epoch, bad = losses[0], 0, 0
+    for epoch in range(1, len(losses)):
+        improves = losses[epoch] < best - min_delta if strict else losses[epoch] <= best - min_delta
+        if improves:
+            best_epoch, bad = epoch, 0
+            if best_moves:
+                best = losses[epoch]
+        else:
+            bad += 1
+            if stop and bad >= limit:
+                return best_epoch, epoch
+    return best_epoch, None
+
+
+def _stopping_mistakes(losses, patience, min_delta) -> dict[str, list[tuple]]:
+    expected = _replay(losses, patience, min_delta)
+    first_min = min(range(len(losses)), key=lambda e: (losses[e], e))
+    last_min = max(range(len(losses)), key=lambda e: (-losses[e], e))
+    # most specific first: on a small curve several mistakes can give the same answer
+    return {
+        "mistake.ch6.early_stopping.best_not_updated": [_replay(losses, patience, min_delta, best_moves=False)],
+        "mistake.ch6.early_stopping.equal_counts_as_improvement": [_replay(losses, patience, min_delta, strict=False)],
+        "mistake.ch6.early_stopping.min_delta_ignored": [_replay(losses, patience, 0.0)],
+        "mistake.ch6.early_stopping.patience_off_by_one": [
+            _replay(losses, patience, min_delta, limit=patience + 1),
+            _replay(losses, patience, min_delta, limit=max(1, patience - 1)),
+            (expected[0], expected[1] + 1) if expected[1] is not None else None,
+            (expected[0], expected[1] - 1) if expected[1] is not None else None,
+        ],
+        # only a best epoch later than the stop epoch is this mistake
+        "mistake.ch6.early_stopping.best_after_stop": [
+            (best, expected[1])
+            for best in (_replay(losses, patience, min_delta, stop=False)[0], first_min, last_min)
+            if expected[1] is not None and best > expected[1]
+        ],
+        "mistake.ch6.early_stopping.best_is_argmin": [(first_min, expected[1]), (last_min, expected[1])],
+    }
+
+
+# for each known mistake, a curve (losses, patience, min_delta) on which it alone goes
+# wrong: when a failing curve fits several mistakes, these tell them apart
+SIGNATURES = {
+    "mistake.ch6.early_stopping.best_not_updated": ([1.0, 0.5, 0.75, 0.625, 0.875], 2, 0.0),
+    "mistake.ch6.early_stopping.equal_counts_as_improvement": ([1.0, 1.0, 1.0], 1, 0.0),
+    "mistake.ch6.early_stopping.min_delta_ignored": ([1.0, 0.9375, 0.875], 1, 0.125),
+    "mistake.ch6.early_stopping.patience_off_by_one": ([1.0, 1.25, 1.5, 1.75, 2.0], 2, 0.0),
+    "mistake.ch6.early_stopping.best_after_stop": ([1.0, 1.25, 1.5, 0.5], 2, 0.0),
+    "mistake.ch6.early_stopping.best_is_argmin": ([1.0, 0.9375, 1.25, 1.5], 2, 0.125),
+}
+
+
+def _same_outcome(a, b) -> bool:
+    return isinstance(a, (tuple, list)) and isinstance(b, tuple) and len(a) == len(b) and all(type(x) is type(y) and x == y for x, y in zip(a, b))
+
+
+def _expect_outcome(ask, got, expected: tuple, mistakes: dict[str, list[tuple]], inputs: dict | None) -> None:
+    """Compare a plain (best_epoch, stop_epoch) answer; name a known mistake it matches.
+    `ask(losses, patience, min_delta)` calls the student again, only to tell apart
+    mistakes that all explain the failing answer."""
+    if not _same_outcome(got, expected):
+        reveal = {"inputs": diagnose.show(inputs), "expected": repr(expected), "got": repr(got)} if inputs else None
+        fits = [key for key, options in mistakes.items() if any(o is not None and o != expected and _same_outcome(got, o) for o in options)]
+        if len(fits) > 1:
+            for key in fits:
+                losses, patience, min_delta = SIGNATURES[key]
+                wrong = [o for o in _stopping_mistakes(losses, patience, min_delta)[key] if o is not None]
+                if any(_same_outcome(ask(list(losses), patience, min_delta), o) for o in wrong):
+                    fail(key, reveal)
+        if fits:
+            fail(fits[0], reveal)
+    expect_close(got, expected, name=("best_epoch", "stop_epoch"), inputs=inputs)
+
+
+@exercise("ch6.early_stopping", points=2)
+@given(losses=loss_curves(), patience=st.integers(1, 4), min_delta=st.sampled_from([0.0, 0.0, 1 / 64, 2 / 64, 4 / 64]))
+def check_early_stopping_on_random_curves(student, ref, losses, patience, min_delta):
+    _expect_outcome(
+        student.early_stopping,
+        student.early_stopping(losses, patience, min_delta),
+        _replay(losses, patience, min_delta),
+        _stopping_mistakes(losses, patience, min_delta),
+        dict(val_losses=losses, patience=patience, min_delta=min_delta),
+    )
+
+
+# hand-made curves: (losses, patience, min_delta)
+CRAFTED = [
+    ([1.0], 1, 0.0),  # a single epoch never stops
+    ([1.0, 1.0, 1.0, 1.0], 2, 0.0),  # a plateau never improves
+    ([1.0, 1.25, 1.5, 1.75, 2.0], 1, 0.0),  # never improving, patience 1
+    ([1.0, 1.25, 1.5, 1.75, 2.0], 3, 0.0),
+    ([2.0, 1.5, 1.0, 0.5, 0.25], 1, 0.0),  # always improving
+    ([1.0, 0.75, 0.875, 0.5], 1, 0.0),  # patience 1 stops at the first setback
+    ([1.0, 0.875, 0.75, 0.5], 2, 0.125),  # an improvement of exactly min_delta does not count
+    ([1.0, 0.75, 0.75, 0.5, 0.5, 0.5], 2, 0.0),  # plateaus after improvements
+    ([1.0, 0.5, 0.75, 0.625, 0.25], 3, 0.0),  # an improvement on the last allowed epoch
+    ([1.0, 0.5, 0.75, 0.625, 0.25, 0.375], 10, 0.0),  # patience longer than the run
+    ([1.0, 0.75, 0.625, 0.5625, 0.53125], 2, 0.0625),  # ever smaller improvements
+]
+
+
+@exercise("ch6.early_stopping", points=1)
+@given(case=st.sampled_from(CRAFTED))
+def check_early_stopping_on_crafted_curves(student, ref, case):
+    losses, patience, min_delta = case
+    _expect_outcome(
+        student.early_stopping,
+        student.early_stopping(list(losses), patience, min_delta),
+        _replay(losses, patience, min_delta),
+        _stopping_mistakes(losses, patience, min_delta),
+        dict(val_losses=losses, patience=patience, min_delta=min_delta),
+    )
+
+
+@exercise("ch6.early_stopping", points=1, hidden=True)
+@given(losses=loss_curves(max_len=80), patience=st.integers(1, 10), min_delta=st.sampled_from([0.0, 1 / 64, 4 / 64]))
+def check_early_stopping_long_runs(student, ref, losses, patience, min_delta):
+    _expect_outcome(student.early_stopping, student.early_stopping(losses, patience, min_delta), _replay(losses, patience, min_delta), _stopping_mistakes(losses, patience, min_delta), None)
+
+
+# --- mixup -------------------------------------------------------------------------------------
+
+
+@st.composite
+def mixup_case(draw, images: bool = False):
+    dtype = draw(float_dtypes())
+    n, c = draw(sizes(2, 6)), draw(sizes(2, 4))
+    shape = (n, draw(sizes(1, 3)), draw(sizes(1, 3)), draw(sizes(1, 3))) if images else (n, draw(sizes(1, 4)))
+    x = draw(tensors(shape, dtype))
+    y = F.one_hot(draw(labels(n, c)), c).to(dtype)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(draw(seeds())))
+    lam = draw(st.sampled_from([0.0, 1.0, 0.3, 0.7]) if images else st.floats(0.05, 0.95).filter(lambda v: abs(v - 0.5) > 0.02))
+    return x, y, lam, perm
+
+
+def _mixup_mistakes(got, x, y, lam, perm) -> dict:
+    def blend(a, b, weight):
+        return truth(lambda a, b: weight * a + (1 - weight) * b, a, b)
+
+    partners = [
+        (blend(x, x.flip(0), lam), blend(y, y.flip(0), lam)),
+        (blend(x, x.roll(1, 0), lam), blend(y, y.roll(1, 0), lam)),
+        (blend(x, x.roll(-1, 0), lam), blend(y, y.roll(-1, 0), lam)),
+        (blend(x, x[perm.argsort()], lam), blend(y, y[perm.argsort()], lam)),  # the inverse permutation
+    ]
+    x_got = got[0] if isinstance(got, (tuple, list)) and got else None
+    x_partner = nearest(x_got, [p[0] for p in partners])
+    y_partner = next(p[1] for p in partners if p[0] is x_partner)
+    return {
+        "mistake.ch6.mixup.labels_not_mixed": (None, y),
+        "mistake.ch6.mixup.swapped_lam": (blend(x, x[perm], 1 - lam), blend(y, y[perm], 1 - lam)),
+        "mistake.ch6.mixup.perm_ignored": (x_partner, y_partner),
+    }
+
+
+@exercise("ch6.mixup", points=1)
+@given(case=mixup_case())
+def check_mixup_blends_inputs_and_labels(student, ref, case):
+    x, y, lam, perm = case
+    got = student.mixup(x, y, lam, perm)
+    expect_close(
+        got,
+        truth(ref.mixup, x, y, lam, perm),
+        name=("x_mix", "y_mix"),
+        inputs=dict(x=x, y_onehot=y, lam=lam, perm=perm),
+        mistakes=_mixup_mistakes(got, x, y, lam, perm),
+    )
+
+
+@exercise("ch6.mixup", points=1)
+@given(case=mixup_case(images=True))
+def check_mixup_image_batches_and_lam_zero_or_one(student, ref, case):
+    x, y, lam, perm = case
+    got = student.mixup(x, y, lam, perm)
+    expect_close(
+        got,
+        truth(ref.mixup, x, y, lam, perm),
+        name=("x_mix", "y_mix"),
+        inputs=dict(x=x, y_onehot=y, lam=lam, perm=perm),
+        mistakes=_mixup_mistakes(got, x, y, lam, perm),
+    )
+
+
+# --- k-fold ------------------------------------------------------------------------------------
+
+
+def _kfold(n: int, k: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """KFold(k, shuffle=False) folds: torch.tensor_split gives the first n % k blocks one
+    extra index, exactly as scikit-learn does (the hidden check compares with KFold
+    itself; importing scikit-learn would double the time of a student's check run)."""
+    indices = torch.arange(n, dtype=torch.int64)
+    return [(torch.cat([indices[: int(v[0])], indices[int(v[-1]) + 1 :]]), v) for v in torch.tensor_split(indices, k)]
+
+
+def _sklearn_kfold(n: int, k: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """scikit-learn's KFold(k, shuffle=False).split(range(n)) as int64 tensors."""
+    import numpy as np
+    from sklearn.model_selection import KFold
+
+    return [(torch.from_numpy(tr.astype(np.int64)), torch.from_numpy(va.astype(np.int64))) for tr, va in KFold(k).split(np.arange(n))]
+
+
+def _kfold_diagnosis(got: object, expected: list, inputs: dict | None) -> None:
+    """Name the usual k-fold mistakes before the leaf-by-leaf comparison."""
+    if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+        return
+    if not all(isinstance(f, (list, tuple)) and len(f) == 2 and all(isinstance(t, torch.Tensor) and t.dim() == 1 for t in f) for f in got):
+        return
+    reveal = {"inputs": diagnose.show(inputs)} if inputs else None
+    if any(t.dtype != torch.int64 for f in got for t in f):
+        fail("mistake.ch6.kfold_indices.dtype", reveal)
+    n, k = sum(len(v) for _, v in expected), len(expected)
+    sizes_got = [len(v) for _, v in got]
+    remainder_last = [n // k] * (k - 1) + [n - (k - 1) * (n // k)]
+    if sizes_got != [len(v) for _, v in expected] and sizes_got == remainder_last:
+        fail("mistake.ch6.kfold_indices.remainder_last", reveal)
+    for train, val in got:
+        if bool(torch.isin(train, val).any()):
+            fail("mistake.ch6.kfold_indices.overlap", reveal)
+    for (train, val), (etrain, eval_) in zip(got, expected):
+        for t, e in ((train, etrain), (val, eval_)):
+            if t.shape == e.shape and not torch.equal(t, e) and torch.equal(t.sort().values, e):
+                fail("mistake.ch6.kfold_indices.order", reveal)
+
+
+@st.composite
+def kfold_case(draw, max_n: int = 40):
+    n = draw(sizes(2, max_n))
+    return n, draw(st.integers(2, n))
+
+
+@exercise("ch6.kfold_indices", points=2)
+@given(case=kfold_case())
+def check_kfold_indices_consecutive_folds(student, ref, case):
+    n, k = case
+    expected = _kfold(n, k)
+    got = student.kfold_indices(n, k)
+    inputs = dict(n=n, k=k)
+    _kfold_diagnosis(got, expected, inputs)
+    expect_close(got, expected, name="folds", inputs=inputs)
+
+
+@exercise("ch6.kfold_indices", points=1)
+@given(case=st.sampled_from([(10, 3), (7, 2), (5, 5), (2, 2), (12, 4), (11, 10), (100, 7)]))
+def check_kfold_indices_remainders_and_leave_one_out(student, ref, case):
+    n, k = case
+    expected = _kfold(n, k)
+    got = student.kfold_indices(n, k)
+    inputs = dict(n=n, k=k)
+    _kfold_diagnosis(got, expected, inputs)
+    expect_close(got, expected, name="folds", inputs=inputs)
+
+
+@exercise("ch6.kfold_indices", points=1, hidden=True)
+@given(case=kfold_case(max_n=500))
+def check_kfold_indices_match_sklearn_kfold(student, ref, case):
+    n, k = case
+    expected = _sklearn_kfold(n, k)
+    got = student.kfold_indices(n, k)
+    _kfold_diagnosis(got, expected, None)
+    expect_close(got, expected, name="folds")

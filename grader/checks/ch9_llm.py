@@ -1,0 +1,1004 @@
+"""Checks for chapter 9: BPE tokenisation, logit filters, sampling, perplexity, the KV
+cache, RoPE and LoRA.
+
+Expected values come from PyTorch built-ins in float64 (F.cross_entropy,
+F.scaled_dot_product_attention, F.linear) or from the reference; the BPE mistakes are
+small pure-Python variants of the contract's algorithm, run here so that feedback can
+name them. Exact outputs (token ids, text, sampled indices) are compared with
+`expect_exact`, a local counterpart of `expect_close` that recognises known mistakes of
+such outputs. Decisions that rounding could flip (a cumulative probability next to p or
+u) are kept at a safe distance from every threshold.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader.checks import exercise
+from grader.compare import expect, expect_close, fail
+from grader.diagnose import show
+from grader.precision import close, tolerance, truth
+from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
+
+NEG_INF = float("-inf")
+
+
+# --- exact outputs ---------------------------------------------------------------------
+
+
+class AnyOf(tuple):
+    """Several outputs that one known mistake may give (e.g. two tie rules)."""
+
+
+def _same(got: object, expected: object) -> bool:
+    """Exactly equal: tensors of the same shape, dtype and values; lists and tuples
+    alike item by item; other values of the same type and value."""
+    if isinstance(expected, torch.Tensor):
+        return isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype and bool((got == expected).all())
+    if isinstance(expected, (list, tuple)):
+        return isinstance(got, (list, tuple)) and len(got) == len(expected) and all(_same(g, e) for g, e in zip(got, expected))
+    return type(got) is type(expected) and got == expected
+
+
+def _shaped_alike(got: object, expected: object) -> bool:
+    """Same structure, types, shapes and dtypes (values aside)."""
+    if isinstance(expected, torch.Tensor):
+        return isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
+    if isinstance(expected, (list, tuple)):
+        return isinstance(got, (list, tuple)) and len(got) == len(expected) and all(_shaped_alike(g, e) for g, e in zip(got, expected))
+    return type(got) is type(expected)
+
+
+def expect_exact(got, expected, *, name, inputs=None, mistakes=None, otherwise=None, **params):
+    """Assert that `got` equals `expected` exactly (token ids, text, sampled indices).
+
+    Structure problems get the engine's messages (via `expect_close`); a wrong value that
+    equals the output of a known mistake (`mistakes`: key -> output or AnyOf(outputs))
+    gets that key; else `otherwise` when given (a check about one rule), else the
+    engine's message for a wrong value.
+    """
+    if _same(got, expected):
+        return
+    reveal = ({"inputs": show(inputs)} if inputs else {}) | {"expected": show(expected, 600), "got": show(got, 600)}
+    for key, candidate in (mistakes or {}).items():
+        options = candidate if isinstance(candidate, AnyOf) else (candidate,)
+        if any(c is not None and _same(got, c) for c in options):
+            fail(key, reveal, **params)
+    if not _shaped_alike(got, expected) or otherwise is None:
+        expect_close(got, expected, name=name, inputs=inputs)
+    fail(otherwise or "compare.value", reveal, name=name, **params)
+
+
+# --- BPE ---------------------------------------------------------------------------------
+
+
+def _merge(ids: list[int], pair: tuple[int, int], new_id: int, skip: bool = True) -> list[int]:
+    """Replace `pair` by `new_id` left to right; without `skip`, the mistake of stepping
+    one position after a match (the pair's second element stays, overlaps merge)."""
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2 if skip else 1
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _bpe_train(text: str, num_merges: int, *, overlapping=True, tie="first", skip=True, early_stop=True, first_id=256):
+    """The contract's training loop, with switches for the usual mistakes."""
+    ids = list(text.encode("utf-8"))
+    merges: list[tuple[int, int]] = []
+    for k in range(num_merges):
+        counts: dict[tuple[int, int], int] = {}  # insertion order = order of first occurrence
+        last: dict[tuple[int, int], int] = {}
+        for i, pair in enumerate(zip(ids, ids[1:])):
+            if not overlapping:
+                if last.get(pair, -2) == i - 1:
+                    continue  # overlaps the previous counted occurrence
+                last[pair] = i
+            counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            break
+        top = max(counts.values())
+        tied = [p for p, c in counts.items() if c == top]
+        best = {"first": tied[0], "last": tied[-1], "smallest": min(tied), "largest": max(tied)}[tie]
+        if early_stop and top < 2:
+            break
+        ids = _merge(ids, best, first_id + k, skip)
+        merges.append(best)
+    return merges
+
+
+def _bpe_train_mistakes(text: str, num_merges: int) -> dict:
+    return {
+        "mistake.ch9.bpe_train.non_overlapping_counts": _bpe_train(text, num_merges, overlapping=False),
+        "mistake.ch9.bpe_train.tie_smallest_pair": AnyOf(_bpe_train(text, num_merges, tie=t) for t in ("smallest", "last", "largest")),
+        "mistake.ch9.bpe_train.merge_does_not_skip": _bpe_train(text, num_merges, skip=False),
+        "mistake.ch9.bpe_train.no_early_stop": _bpe_train(text, num_merges, early_stop=False),
+        "mistake.ch9.bpe_train.wrong_new_id": AnyOf(_bpe_train(text, num_merges, first_id=f) for f in (255, 257)),
+    }
+
+
+# texts where the contract's rules decide: overlaps, ties, early stop
+CRAFTED_TEXTS = [
+    "aaa",
+    "aaaa",
+    "aaab",
+    "aaabdaaabac",
+    "abcdcdab",
+    "abab",
+    "aaaaab",
+    "abcabcabc",
+    "bbaabbaa",
+    "xyzyzxyx",
+    "aaabbbaaabbb",
+    "the theme of the thesis: then, there, these",
+    "abc",
+    "",
+]
+
+
+def small_alphabet_texts(max_size: int = 40) -> st.SearchStrategy[str]:
+    """Short texts over a few letters: many repeated, overlapping and tied pairs."""
+    return st.one_of(st.sampled_from(CRAFTED_TEXTS), st.text(alphabet="ab", max_size=max_size), st.text(alphabet="abc ", max_size=max_size))
+
+
+def unicode_texts(max_size: int = 30) -> st.SearchStrategy[str]:
+    """Any Unicode text (multi-byte characters, emoji, combining marks), or a repeated
+    piece of it, so that merges cut through characters."""
+    return st.one_of(st.text(max_size=max_size), st.text(max_size=6).map(lambda s: s * 4), st.text(alphabet="é日本語 🙂a", max_size=max_size))
+
+
+def _words_text(seed: int, length: int) -> str:
+    """A long pseudo-text from a few (partly multi-byte) words."""
+    words = ["the", "then", "these", "there", "theme", "ça", "va", "日本語", "ab", "aaa", "🙂", "thesis"]
+    g = generator(seed)
+    picks = torch.randint(len(words), (length,), generator=g).tolist()
+    return " ".join(words[i] for i in picks)
+
+
+@exercise("ch9.bpe_train", points=3)
+@given(text=small_alphabet_texts(), num_merges=sizes(0, 12))
+def check_bpe_train_follows_the_merge_rules(student, ref, text, num_merges):
+    expect_exact(
+        student.bpe_train(text, num_merges),
+        ref.bpe_train(text, num_merges),
+        name="merges",
+        inputs=dict(text=text, num_merges=num_merges),
+        mistakes=_bpe_train_mistakes(text, num_merges),
+    )
+
+
+@exercise("ch9.bpe_train", points=2)
+@given(text=unicode_texts(), num_merges=sizes(0, 20))
+def check_bpe_train_on_any_unicode_text(student, ref, text, num_merges):
+    expect_exact(
+        student.bpe_train(text, num_merges),
+        ref.bpe_train(text, num_merges),
+        name="merges",
+        inputs=dict(text=text, num_merges=num_merges),
+        mistakes=_bpe_train_mistakes(text, num_merges),
+    )
+
+
+@exercise("ch9.bpe_train", points=1, hidden=True)
+@given(seed=seeds(), length=sizes(100, 400), num_merges=sizes(20, 60))
+def check_bpe_train_on_a_long_text(student, ref, seed, length, num_merges):
+    text = _words_text(seed, length)
+    expect_exact(student.bpe_train(text, num_merges), ref.bpe_train(text, num_merges), name="merges", mistakes=_bpe_train_mistakes(text, num_merges))
+
+
+def _encode_with(text: str, merges, order=None, first_id: int = 256) -> list[int]:
+    ids = list(text.encode("utf-8"))
+    for k in order if order is not None else range(len(merges)):
+        ids = _merge(ids, tuple(merges[k]), first_id + k)
+    return ids
+
+
+def _encode_most_frequent_first(text: str, merges) -> list[int]:
+    """The mistake of re-running training: merge the most frequent known pair first."""
+    ids = list(text.encode("utf-8"))
+    rank = {tuple(p): k for k, p in enumerate(merges)}
+    while True:
+        counts: dict[tuple[int, int], int] = {}
+        for pair in zip(ids, ids[1:]):
+            if pair in rank:
+                counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            return ids
+        best = max(counts, key=counts.__getitem__)
+        ids = _merge(ids, best, 256 + rank[best])
+
+
+def _encode_mistakes(text: str, merges) -> dict:
+    return {
+        "mistake.ch9.bpe_encode.merges_in_reverse_order": _encode_with(text, merges, order=range(len(merges) - 1, -1, -1)),
+        "mistake.ch9.bpe_encode.ids_from_255": AnyOf([_encode_with(text, merges, first_id=255), _encode_with(text, merges, first_id=257)]),
+        "mistake.ch9.bpe_encode.most_frequent_first": _encode_most_frequent_first(text, merges),
+    }
+
+
+@st.composite
+def random_merges(draw, alphabet: str = "abc", max_merges: int = 8):
+    """A valid merge list that training need not produce: merges[k] pairs two ids among
+    the alphabet's bytes and the ids 256 .. 255 + k made before it."""
+    g = generator(draw(seeds()))
+    pool = sorted(set(alphabet.encode("utf-8")))
+    merges: list[tuple[int, int]] = []
+    for _ in range(draw(sizes(1, max_merges))):
+        a, b = (int(torch.randint(len(pool), (), generator=g)) for _ in range(2))
+        if (pool[a], pool[b]) not in merges:  # a pair merged once never occurs again
+            merges.append((pool[a], pool[b]))
+            pool.append(255 + len(merges))
+    return merges
+
+
+@exercise("ch9.bpe_encode", points=2)
+@given(train=unicode_texts(), extra=st.text(max_size=8), num_merges=sizes(0, 20))
+def check_bpe_encode_round_trips_any_unicode_text(student, ref, train, extra, num_merges):
+    # merges learned on one text, applied to that text with something new around it
+    merges = ref.bpe_train(train, num_merges)
+    text = extra + train + extra[::-1]
+    ids = student.bpe_encode(text, merges)
+    expect_exact(ids, ref.bpe_encode(text, merges), name="ids", inputs=dict(text=text, merges=merges), mistakes=_encode_mistakes(text, merges))
+    expect(ref.bpe_decode(ids, merges) == text, "mistake.ch9.bpe_encode.not_round_trip")
+
+
+@exercise("ch9.bpe_encode", points=1)
+@given(merges=random_merges(), text=st.text(alphabet="abc", max_size=24))
+def check_bpe_encode_applies_merges_in_creation_order(student, ref, merges, text):
+    expect_exact(
+        student.bpe_encode(text, merges),
+        ref.bpe_encode(text, merges),
+        name="ids",
+        inputs=dict(text=text, merges=merges),
+        mistakes=_encode_mistakes(text, merges),
+    )
+
+
+@exercise("ch9.bpe_encode", points=1, hidden=True)
+@given(seed=seeds(), length=sizes(100, 300), num_merges=sizes(20, 60))
+def check_bpe_encode_a_long_text(student, ref, seed, length, num_merges):
+    merges = ref.bpe_train(_words_text(seed, length), num_merges)
+    text = _words_text(seed + 1, length)
+    expect_exact(student.bpe_encode(text, merges), ref.bpe_encode(text, merges), name="ids", mistakes=_encode_mistakes(text, merges))
+
+
+def _decode_mistakes(ids, merges) -> dict:
+    def table(swapped: bool) -> list[bytes]:
+        vocab = [bytes([i]) for i in range(256)]
+        for a, b in merges:
+            vocab.append(vocab[b] + vocab[a] if swapped else vocab[a] + vocab[b])
+        return vocab
+
+    vocab = table(False)
+    return {
+        "mistake.ch9.bpe_decode.decode_each_token": "".join(vocab[i].decode("utf-8", errors="replace") for i in ids),
+        "mistake.ch9.bpe_decode.errors_ignored": b"".join(vocab[i] for i in ids).decode("utf-8", errors="ignore"),
+        "mistake.ch9.bpe_decode.pair_swapped": b"".join(table(True)[i] for i in ids).decode("utf-8", errors="replace"),
+    }
+
+
+@exercise("ch9.bpe_decode", points=1.5)
+@given(text=unicode_texts(), num_merges=sizes(0, 12))
+def check_bpe_decode_round_trips_any_unicode_text(student, ref, text, num_merges):
+    merges = ref.bpe_train(text, num_merges)
+    ids = ref.bpe_encode(text, merges)
+    expect_exact(student.bpe_decode(ids, merges), text, name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ids, merges))
+
+
+@st.composite
+def raw_ids(draw):
+    """Token ids that need not form valid UTF-8: stray continuation bytes, cut
+    multi-byte characters, merged ids among them."""
+    merges = draw(random_merges(alphabet="é日a\x80", max_merges=5))
+    g = generator(draw(seeds()))
+    top = 256 + len(merges)
+    picks = [0xC3, 0xA9, 0xE6, 0x97, 0xA5, 0x80, 0xFF, 0x61, 0x20]
+    ids = []
+    for _ in range(draw(sizes(1, 10))):
+        r = float(torch.rand((), generator=g))
+        ids.append(picks[int(torch.randint(len(picks), (), generator=g))] if r < 0.6 else int(torch.randint(256, top, (), generator=g)))
+    return ids, merges
+
+
+@exercise("ch9.bpe_decode", points=1)
+@given(case=raw_ids())
+def check_bpe_decode_replaces_invalid_bytes(student, ref, case):
+    ids, merges = case
+    expect_exact(student.bpe_decode(ids, merges), ref.bpe_decode(ids, merges), name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ids, merges))
+
+
+@exercise("ch9.bpe_decode", points=0.5, hidden=True)
+@given(seed=seeds(), length=sizes(100, 300), num_merges=sizes(20, 60))
+def check_bpe_decode_a_long_text(student, ref, seed, length, num_merges):
+    text = _words_text(seed, length)
+    merges = ref.bpe_train(text, num_merges)
+    ids = ref.bpe_encode(text, merges)
+    expect_exact(student.bpe_decode(ids, merges), text, name="text", mistakes=_decode_mistakes(ids, merges))
+
+
+# --- logit filters ---------------------------------------------------------------------------
+
+
+def expect_filtered(got, expected, *, name, inputs=None, mistakes=None):
+    """Assert that filtered logits (kept values unchanged, the rest -inf) match.
+
+    The engine's pattern matching measures distances, which -inf entries make infinite,
+    so the known mistakes of a filter are recognised here by entrywise closeness.
+    """
+    if not _shaped_alike(got, expected):
+        expect_close(got, expected, name=name, inputs=inputs)  # the structure message
+    rtol, atol = tolerance(expected.dtype)
+    ok = close(got, expected, rtol, atol)
+    if bool(ok.all()):
+        return
+    bad = (~ok).nonzero()[0]
+    index = tuple(int(i) for i in bad)
+    reveal = ({"inputs": show(inputs)} if inputs else {}) | {
+        "expected": show(expected),
+        "got": show(got),
+        "at": f"{index}: expected {expected[index].item():.6g}, got {got[index].item():.6g}",
+    }
+    for key, candidate in (mistakes or {}).items():
+        if candidate is not None and bool(close(got, candidate.to(got.dtype), rtol, atol).all()):
+            fail(key, reveal)
+    fail("mistake.ch9.filter_kept_set", reveal, name=name, count=int((~ok).sum()), total=ok.numel(), index=index)
+
+
+
+@st.composite
+def logits_case(draw, max_v: int = 8, max_rows: int = 4, min_v: int = 2):
+    """Logits of shape (V,), (N, V) or (2, N, V): on a coarse grid (many exact ties) or
+    normal with a drawn scale, sometimes with -inf entries or huge magnitudes."""
+    dtype = draw(float_dtypes())
+    v = draw(sizes(min_v, max_v))
+    lead = draw(st.sampled_from([(), (draw(sizes(1, max_rows)),), (2, draw(sizes(1, max_rows)))]))
+    shape = lead + (v,)
+    if draw(st.booleans()):
+        g = generator(draw(seeds()))
+        x = torch.randint(-3, 4, shape, generator=g).double() * 0.5
+    else:
+        x = draw(tensors(shape, torch.float64, scale=draw(st.sampled_from([1.0, 3.0, 30.0]))))
+    return x.to(dtype)
+
+
+def _top_k_mistakes(logits, k, got):
+    kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]
+    expected = logits.masked_fill(logits < kth, NEG_INF)
+    out = {
+        "mistake.ch9.top_k_filter.zero_instead_of_inf": logits.masked_fill(logits < kth, 0.0),
+        "mistake.ch9.top_k_filter.strict_threshold": logits.masked_fill(logits <= kth, NEG_INF),
+    }
+    if isinstance(got, torch.Tensor) and got.shape == logits.shape:
+        # kept exactly k: some logits tied with the k-th largest dropped, whichever they are
+        dropped_ties = (logits == kth) & (got == NEG_INF) & (expected != NEG_INF)
+        out["mistake.ch9.top_k_filter.exactly_k"] = expected.masked_fill(dropped_ties, NEG_INF)
+    if logits.dim() >= 2:
+        kth0 = torch.topk(logits, min(k, logits.shape[0]), dim=0).values[-1:]
+        out["mistake.ch9.top_k_filter.wrong_dim"] = logits.masked_fill(logits < kth0, NEG_INF)
+    return out
+
+
+@exercise("ch9.top_k_filter", points=2)
+@given(logits=logits_case(), data=st.data())
+def check_top_k_filter_keeps_ties_with_the_kth_largest(student, ref, logits, data):
+    k = data.draw(sizes(1, logits.shape[-1]), label="k")
+    got = student.top_k_filter(logits, k)
+    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(logits, k, got))
+
+
+@exercise("ch9.top_k_filter", points=0.5)
+@given(logits=logits_case(max_v=5), extra=sizes(0, 3), with_inf=st.booleans())
+def check_top_k_filter_k_at_least_vocab_and_infinite_logits(student, ref, logits, extra, with_inf):
+    if with_inf:  # logits already filtered once: -inf entries stay -inf, the rest survives
+        logits = logits.clone()
+        logits[..., 0] = NEG_INF
+    k = logits.shape[-1] + extra
+    got = student.top_k_filter(logits, k)
+    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(logits, k, got))
+
+
+@exercise("ch9.top_k_filter", points=0.5, hidden=True)
+@given(logits=logits_case(max_v=50, max_rows=8), data=st.data())
+def check_top_k_filter_larger_vocabularies(student, ref, logits, data):
+    k = data.draw(sizes(1, logits.shape[-1] + 2), label="k")
+    got = student.top_k_filter(logits, k)
+    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", mistakes=_top_k_mistakes(logits, k, got))
+
+
+def _nucleus(logits64: torch.Tensor, p: float, *, inclusive=False, higher_first=False, sorted_mask=False, unsorted=False) -> torch.Tensor:
+    """The keep mask of top-p in float64 (the contract's rule unless told), and the
+    masks of its usual mistakes."""
+    probs = torch.softmax(logits64, dim=-1)
+    if unsorted:  # mass accumulated in vocabulary order
+        return probs.cumsum(-1) - probs < p
+    if higher_first:
+        sp, order = torch.sort(probs.flip(-1), dim=-1, descending=True, stable=True)
+        order = probs.shape[-1] - 1 - order
+    else:
+        sp, order = torch.sort(probs, dim=-1, descending=True, stable=True)
+    cumulative = sp.cumsum(-1)
+    keep_sorted = (cumulative if inclusive else cumulative - sp) < p
+    keep_sorted[..., 0] = True
+    if sorted_mask:
+        return keep_sorted
+    return torch.empty_like(keep_sorted).scatter_(-1, order, keep_sorted)
+
+
+def _mass_before(logits64: torch.Tensor) -> torch.Tensor:
+    """(..., V - 1): the probability mass before each sorted token but the first."""
+    sp = torch.sort(torch.softmax(logits64, dim=-1), dim=-1, descending=True, stable=True).values
+    return (sp.cumsum(-1) - sp)[..., 1:]
+
+
+@st.composite
+def top_p_case(draw, max_v: int = 8, max_rows: int = 4):
+    """Logits and a p at least 1e-4 away from the mass before any sorted token, so that
+    float32 rounding cannot change a decision; p sits between two tied tokens when
+    the draw allows, so the tie order matters."""
+    logits = draw(logits_case(max_v=max_v, max_rows=max_rows))
+    before = _mass_before(logits.double())
+    mode = draw(st.sampled_from(["between", "between", "fixed", "tiny", "one"]))
+    flat = before.reshape(-1, before.shape[-1])
+    if mode == "between":
+        row = flat[draw(st.integers(0, flat.shape[0] - 1))]
+        edges = torch.cat([torch.zeros(1, dtype=row.dtype), row])  # mass before sorted 0, 1, ...
+        j = draw(st.integers(0, edges.numel() - 2))
+        p = float((edges[j] + edges[j + 1]) / 2)
+    elif mode == "fixed":
+        p = draw(st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9, 0.95]))
+    else:
+        p = 1e-9 if mode == "tiny" else 1.0
+    if not bool(((before - p).abs() > 1e-4).all()):
+        p = 1e-9  # always safe: the mass before the second token is at least 1 / V
+    return logits, p
+
+
+def _top_p_mistakes(logits, p):
+    def filtered(**kw):
+        return logits.masked_fill(~_nucleus(logits.double(), p, **kw), NEG_INF)
+
+    return {
+        "mistake.ch9.top_p_filter.inclusive_cumsum": filtered(inclusive=True),
+        "mistake.ch9.top_p_filter.ties_higher_index_first": filtered(higher_first=True),
+        "mistake.ch9.top_p_filter.mask_left_in_sorted_order": filtered(sorted_mask=True),
+        "mistake.ch9.top_p_filter.unsorted_cumsum": filtered(unsorted=True),
+    }
+
+
+@exercise("ch9.top_p_filter", points=3)
+@given(case=top_p_case())
+def check_top_p_filter_keeps_the_token_crossing_p(student, ref, case):
+    logits, p = case
+    expect_filtered(
+        student.top_p_filter(logits, p),
+        truth(ref.top_p_filter, logits, p),
+        name="filtered",
+        inputs=dict(logits=logits, p=p),
+        mistakes=_top_p_mistakes(logits, p),
+    )
+
+
+@exercise("ch9.top_p_filter", points=1)
+@given(data=st.data(), dtype=float_dtypes(), v=sizes(2, 6), p=st.sampled_from([1e-9, 1e-3, 0.5, 0.99, 1.0]))
+def check_top_p_filter_extreme_p_and_ties(student, ref, data, dtype, v, p):
+    # equal logits (all tied), or one huge gap: p -> 0 keeps the first top token only,
+    # p = 1 keeps every token of positive probability
+    kind = data.draw(st.sampled_from(["all_tied", "top_tied", "huge"]), label="kind")
+    logits = torch.zeros(2, v, dtype=torch.float64)
+    if kind == "top_tied":
+        logits[:, 1:] = -1.0
+        logits[:, -1] = 0.0
+    elif kind == "huge":
+        logits[0, -1], logits[1, 0] = 1e4, -1e4
+    logits = logits.to(dtype)
+    before = _mass_before(logits.double())
+    if not bool(((before - p).abs() > 1e-4).all()):
+        p = 1e-9
+    expect_filtered(
+        student.top_p_filter(logits, p),
+        truth(ref.top_p_filter, logits, p),
+        name="filtered",
+        inputs=dict(logits=logits, p=p),
+        mistakes=_top_p_mistakes(logits, p),
+    )
+
+
+@exercise("ch9.top_p_filter", points=1, hidden=True)
+@given(case=top_p_case(max_v=40, max_rows=6))
+def check_top_p_filter_larger_vocabularies(student, ref, case):
+    logits, p = case
+    expect_filtered(student.top_p_filter(logits, p), truth(ref.top_p_filter, logits, p), name="filtered", mistakes=_top_p_mistakes(logits, p))
+
+
+# --- sampling --------------------------------------------------------------------------------
+
+
+def _cdf(logits64: torch.Tensor, temperature: float) -> torch.Tensor:
+    return torch.softmax(logits64 / temperature, dim=-1).cumsum(-1)
+
+
+def _safe_u(logits64: torch.Tensor, temperature: float, u: torch.Tensor) -> torch.Tensor:
+    """Move each draw that lies within 1e-5 of a cumulative probability (of the right
+    distribution or of the temperature-multiplied one) to the middle of the widest gap."""
+    edges = torch.cat([_cdf(logits64, temperature), _cdf(logits64 * temperature, 1.0)], dim=-1).reshape(-1, 2 * logits64.shape[-1])
+    u = u.reshape(-1).clone()
+    for r in range(u.numel()):
+        e = torch.cat([torch.tensor([0.0, 1.0], dtype=torch.float64), edges[r]]).sort().values
+        if bool(((e - u[r]).abs() < 1e-5).any()):
+            gaps = e[1:] - e[:-1]
+            j = int(gaps.argmax())
+            u[r] = (e[j] + e[j + 1]) / 2
+    return u
+
+
+def _sample_mistakes(logits, temperature, u):
+    def run(logits, u):
+        return ref_sample(logits * temperature * temperature, temperature, u)
+
+    return {
+        "mistake.ch9.sample_token.temperature_multiplies": truth(run, logits, u),
+        "mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: ref_sample(lg, temperature, u, at_least=True), logits, u),
+    }
+
+
+def ref_sample(logits, temperature, u, at_least=False):
+    """Inverse-CDF sampling as the contract says (or with cdf >= u, the mistake)."""
+    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(-1)
+    u = torch.as_tensor(u, dtype=cdf.dtype).unsqueeze(-1)
+    idx = ((cdf < u) if at_least else (cdf <= u)).sum(-1)
+    return idx.clamp(max=logits.shape[-1] - 1)
+
+
+@st.composite
+def sample_case(draw, max_v=8, max_n=6):
+    dtype = draw(float_dtypes())
+    v = draw(sizes(2, max_v))
+    batched = draw(st.booleans())
+    n = draw(sizes(1, max_n))
+    shape = (n, v) if batched else (v,)
+    logits = draw(tensors(shape, torch.float64, scale=draw(st.sampled_from([1.0, 3.0]))))
+    if draw(st.booleans()):  # an already filtered row: some tokens have probability 0
+        logits[..., draw(st.integers(0, v - 1))] = NEG_INF
+    temperature = draw(st.sampled_from([0.5, 0.7, 1.0, 2.0]))
+    u = torch.rand(shape[:-1], generator=generator(draw(seeds())), dtype=torch.float64)
+    u = _safe_u(logits, temperature, u).reshape(shape[:-1])
+    return logits.to(dtype), temperature, u.to(dtype)
+
+
+@exercise("ch9.sample_token", points=1.5)
+@given(case=sample_case())
+def check_sample_token_inverse_cdf(student, ref, case):
+    logits, temperature, u = case
+    expect_exact(
+        student.sample_token(logits, temperature, u),
+        truth(ref.sample_token, logits, temperature, u),
+        name="token",
+        inputs=dict(logits=logits, temperature=temperature, u=u),
+        mistakes=_sample_mistakes(logits, temperature, u),
+    )
+
+
+@exercise("ch9.sample_token", points=0.5)
+@given(data=st.data(), dtype=float_dtypes(), v=st.sampled_from([2, 4, 8]), zeros=sizes(0, 2), batched=st.booleans())
+def check_sample_token_u_on_a_boundary_goes_to_the_next_token(student, ref, data, dtype, v, zeros, batched):
+    # v equal logits (exact probabilities 1 / v) and some -inf (probability 0); u equal
+    # to a cumulative probability must pick the next token of positive probability
+    g = generator(data.draw(seeds(), label="seed"))
+    logits = torch.zeros(v + zeros, dtype=torch.float64)
+    logits[torch.randperm(v + zeros, generator=g)[:zeros]] = NEG_INF
+    steps = torch.arange(v, dtype=torch.float64) / v  # 0, 1/v, ..., (v-1)/v: every boundary
+    temperature = data.draw(st.sampled_from([0.5, 1.0, 3.0]), label="temperature")
+    if batched:
+        logits, u = logits.expand(v, -1).contiguous(), steps
+    else:
+        u = steps[data.draw(st.integers(0, v - 1), label="boundary")]
+    logits, u = logits.to(dtype), u.to(dtype)
+    expect_exact(
+        student.sample_token(logits, temperature, u),
+        truth(ref.sample_token, logits, temperature, u),
+        name="token",
+        inputs=dict(logits=logits, temperature=temperature, u=u),
+        mistakes={"mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: ref_sample(lg, temperature, u, at_least=True), logits, u)},
+    )
+
+
+@exercise("ch9.sample_token", points=1)
+@given(data=st.data(), dtype=float_dtypes(), v=sizes(2, 6), batched=st.booleans())
+def check_sample_token_temperature_zero_is_argmax(student, ref, data, dtype, v, batched):
+    # logits on a coarse grid: the maximum is often tied (the lowest index wins)
+    g = generator(data.draw(seeds(), label="seed"))
+    shape = (data.draw(sizes(1, 5), label="n"), v) if batched else (v,)
+    logits = (torch.randint(-2, 3, shape, generator=g).double() * 0.5).to(dtype)
+    u = torch.rand(shape[:-1], generator=g, dtype=torch.float64).to(dtype)
+    expect_exact(
+        student.sample_token(logits, 0.0, u),
+        torch.argmax(logits, dim=-1),
+        name="token",
+        inputs=dict(logits=logits, temperature=0.0, u=u),
+        otherwise="mistake.ch9.sample_token.no_greedy_case",
+    )
+
+
+# fixed distributions for the chi-square check: with fixed draws the statistic is the
+# same for every correct solution, so the check never flakes
+CHI2_CASES = [
+    ((2.0, 1.0, 0.5, -1.0, 0.0), 1.0),
+    ((2.0, 1.0, 0.5, -1.0, 0.0), 0.5),
+    ((2.0, 1.0, 0.5, -1.0, 0.0), 2.0),
+    ((0.0, 0.0, 1.0, 3.0), 1.5),
+    ((1.0, -2.0, 0.3, 0.0, 0.7, -0.5), 0.7),
+]
+CHI2_DRAWS = 4000
+CHI2_LIMIT = 35.0  # chi-square with <= 5 degrees of freedom: p-value below 1e-5
+
+
+def _chi2(counts: torch.Tensor, probs: torch.Tensor) -> float:
+    expected = probs * counts.sum()
+    return float(((counts - expected) ** 2 / expected).sum())
+
+
+@exercise("ch9.sample_token", points=0.5)
+@given(case=st.sampled_from(CHI2_CASES), dtype=float_dtypes())
+def check_sample_token_frequencies_follow_softmax_over_temperature(student, ref, case, dtype):
+    values, temperature = case
+    logits = torch.tensor(values, dtype=torch.float64).expand(CHI2_DRAWS, -1).to(dtype)
+    u = torch.rand(CHI2_DRAWS, generator=generator(12345), dtype=torch.float64).to(dtype)
+    got = student.sample_token(logits, temperature, u)
+    expected = truth(ref.sample_token, logits, temperature, u)
+    if not _shaped_alike(got, expected) or not bool(((got >= 0) & (got < logits.shape[-1])).all()):
+        expect_close(got, expected, name="tokens")  # not (N,) int64 ids in range: say so
+    counts = torch.bincount(got, minlength=logits.shape[-1]).double()
+    probs = torch.softmax(torch.tensor(values, dtype=torch.float64) / temperature, dim=-1)
+    stat = _chi2(counts, probs)
+    if stat > CHI2_LIMIT:
+        swapped = torch.softmax(torch.tensor(values, dtype=torch.float64) * temperature, dim=-1)
+        if _chi2(counts, swapped) <= CHI2_LIMIT:
+            fail("mistake.ch9.sample_token.temperature_multiplies")
+        fail("mistake.ch9.sample_token.wrong_distribution", draws=CHI2_DRAWS, stat=stat)
+    share = float((got == expected).double().mean())
+    expect(share >= 0.99, "mistake.ch9.sample_token.ignores_u", share=share)
+
+
+@exercise("ch9.sample_token", points=0.5, hidden=True)
+@given(case=sample_case(max_v=60, max_n=20))
+def check_sample_token_larger_vocabularies(student, ref, case):
+    logits, temperature, u = case
+    expect_exact(student.sample_token(logits, temperature, u), truth(ref.sample_token, logits, temperature, u), name="token", mistakes=_sample_mistakes(logits, temperature, u))
+
+
+# --- perplexity ------------------------------------------------------------------------------
+
+
+@st.composite
+def lm_case(draw, max_n=3, max_t=5, max_v=6):
+    """(logits (N, T, V), targets (N, T) with some ignore_index entries, ignore_index)."""
+    dtype = draw(float_dtypes())
+    n, t, v = draw(sizes(1, max_n)), draw(sizes(1, max_t)), draw(sizes(2, max_v))
+    logits = draw(tensors((n, t, v), dtype, scale=draw(st.sampled_from([1.0, 3.0]))))
+    ignore_index = draw(st.sampled_from([-100, -1, 0]))
+    targets = draw(labels(n * t, v)).reshape(n, t)
+    g = generator(draw(seeds()))
+    padding = torch.rand(n, t, generator=g) < draw(st.sampled_from([0.0, 0.3, 0.6]))
+    targets = targets.masked_fill(padding, ignore_index)
+    if not bool((targets != ignore_index).any()):
+        targets[0, 0] = 1  # at least one scored token
+    return logits, targets, ignore_index
+
+
+def _perplexity_truth(logits, targets, ignore_index):
+    def run(logits):
+        v = logits.shape[-1]
+        return torch.exp(F.cross_entropy(logits.reshape(-1, v), targets.reshape(-1), ignore_index=ignore_index))
+
+    return truth(run, logits)
+
+
+def _perplexity_mistakes(logits, targets, ignore_index):
+    def run(logits):
+        valid = targets != ignore_index
+        safe = torch.where(valid, targets, torch.zeros_like(targets))
+        nll = -torch.log_softmax(logits, dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1) * valid  # (N, T)
+        per_sequence = nll.sum(1) / valid.sum(1)
+        return {
+            "mistake.ch9.perplexity.ignored_tokens_counted": torch.exp(nll.sum() / nll.numel()),
+            "mistake.ch9.perplexity.no_exp": nll.sum() / valid.sum(),
+            "mistake.ch9.perplexity.mean_of_sequence_perplexities": torch.exp(per_sequence).mean(),
+        }
+
+    return truth(run, logits)
+
+
+@exercise("ch9.perplexity", points=2)
+@given(case=lm_case())
+def check_perplexity_matches_cross_entropy_with_ignore_index(student, ref, case):
+    logits, targets, ignore_index = case
+    expect_close(
+        student.perplexity(logits, targets, ignore_index),
+        _perplexity_truth(logits, targets, ignore_index),
+        name="perplexity",
+        inputs=dict(logits=logits, targets=targets, ignore_index=ignore_index),
+        mistakes=_perplexity_mistakes(logits, targets, ignore_index),
+    )
+
+
+@exercise("ch9.perplexity", points=0.5)
+@given(case=lm_case(), offset=st.sampled_from([1000.0, -1000.0]))
+def check_perplexity_stable_for_large_logits(student, ref, case, offset):
+    logits, targets, ignore_index = case
+    logits = logits + offset  # the same distributions, shifted: exp(logits) overflows
+    # float32 logits near 1000 carry rounding of ~6e-5, which exp turns into a
+    # relative error of that size in the answer
+    tol = {"rtol": 1e-3, "atol": 1e-4} if logits.dtype == torch.float32 else {}
+    expect_close(
+        student.perplexity(logits, targets, ignore_index),
+        _perplexity_truth(logits, targets, ignore_index),
+        name="perplexity",
+        inputs=dict(logits=logits, targets=targets, ignore_index=ignore_index),
+        mistakes=_perplexity_mistakes(logits, targets, ignore_index),
+        **tol,
+    )
+
+
+@exercise("ch9.perplexity", points=0.5, hidden=True)
+@given(case=lm_case(max_n=6, max_t=20, max_v=40))
+def check_perplexity_larger_batches(student, ref, case):
+    logits, targets, ignore_index = case
+    expect_close(student.perplexity(logits, targets, ignore_index), _perplexity_truth(logits, targets, ignore_index), name="perplexity", mistakes=_perplexity_mistakes(logits, targets, ignore_index))
+
+
+# --- KV cache ------------------------------------------------------------------------------
+
+
+@st.composite
+def attention_sizes(draw, max_t=5, max_side=3, max_d=4):
+    dtype = draw(float_dtypes())
+    n, h = draw(sizes(1, 2)), draw(sizes(1, max_side))
+    d, dv = draw(sizes(1, max_d)), draw(sizes(1, max_d))
+    scale = draw(st.sampled_from([1.0, 1.0, 10.0]))  # 10: scores of hundreds, exp overflows
+    return dtype, n, h, draw(sizes(0, max_t)), d, dv, scale
+
+
+@st.composite
+def kv_step_case(draw, max_t=5):
+    dtype, n, h, t, d, dv, scale = draw(attention_sizes(max_t=max_t))
+    q = draw(tensors((n, h, 1, d), dtype, scale=scale))
+    k = draw(tensors((n, h, 1, d), dtype, scale=scale))
+    v = draw(tensors((n, h, 1, dv), dtype))
+    cache_k = draw(tensors((n, h, t, d), dtype, scale=scale))
+    cache_v = draw(tensors((n, h, t, dv), dtype))
+    return q, k, v, cache_k, cache_v
+
+
+def _kv_truth(q, k, v, cache_k, cache_v):
+    def run(q, k, v, cache_k, cache_v):
+        keys, values = torch.cat([cache_k, k], dim=-2), torch.cat([cache_v, v], dim=-2)
+        return F.scaled_dot_product_attention(q, keys, values), keys, values
+
+    return truth(run, q, k, v, cache_k, cache_v)
+
+
+def _kv_mistakes(q, k, v, cache_k, cache_v):
+    def run(q, k, v, cache_k, cache_v):
+        keys, values = torch.cat([cache_k, k], dim=-2), torch.cat([cache_v, v], dim=-2)
+        out = {
+            "mistake.ch9.kv_cache_attend.no_scaling": (F.scaled_dot_product_attention(q, keys, values, scale=1.0), None, None),
+            "mistake.ch9.kv_cache_attend.prepended": (None, torch.cat([k, cache_k], dim=-2), torch.cat([v, cache_v], dim=-2)),
+        }
+        # attending to the old cache only; with an empty cache, to nothing (zeros)
+        before = F.scaled_dot_product_attention(q, cache_k, cache_v) if cache_k.shape[-2] > 0 else torch.zeros_like(q[..., :1]) * v
+        out["mistake.ch9.kv_cache_attend.attend_before_append"] = (before, None, None)
+        return out
+
+    return truth(run, q, k, v, cache_k, cache_v)
+
+
+def _expect_kv_step(got, q, k, v, cache_k, cache_v, inputs=None, step=""):
+    # the caches given back unchanged show as a shape error: name the mistake first
+    if isinstance(got, (tuple, list)) and len(got) == 3 and all(isinstance(x, torch.Tensor) for x in got):
+        expect(
+            not (got[1].shape == cache_k.shape and got[2].shape == cache_v.shape),
+            "mistake.ch9.kv_cache_attend.old_caches_returned",
+            reveal={"inputs": show(inputs)} if inputs else None,
+        )
+    expect_close(
+        got,
+        _kv_truth(q, k, v, cache_k, cache_v),
+        name=(f"out{step}", f"cache_k{step}", f"cache_v{step}"),
+        inputs=inputs,
+        mistakes=_kv_mistakes(q, k, v, cache_k, cache_v),
+    )
+
+
+@exercise("ch9.kv_cache_attend", points=2)
+@given(case=kv_step_case())
+def check_kv_cache_attend_one_step(student, ref, case):
+    q, k, v, cache_k, cache_v = case
+    got = student.kv_cache_attend(q, k, v, cache_k, cache_v)
+    _expect_kv_step(got, q, k, v, cache_k, cache_v, inputs=dict(q_t=q, k_t=k, v_t=v, cache_k=cache_k, cache_v=cache_v))
+
+
+@st.composite
+def sequence_case(draw, max_t=6):
+    dtype, n, h, _, d, dv, scale = draw(attention_sizes())
+    t = draw(sizes(1, max_t))
+    q = draw(tensors((n, h, t, d), dtype, scale=scale))
+    k = draw(tensors((n, h, t, d), dtype, scale=scale))
+    v = draw(tensors((n, h, t, dv), dtype))
+    return q, k, v
+
+
+def _decode_sequence(student, q, k, v):
+    """Decode step by step from empty caches, feeding back the student's caches."""
+    n, h, t, d = q.shape
+    cache_k, cache_v = q.new_zeros(n, h, 0, d), v.new_zeros(n, h, 0, v.shape[-1])
+    outs = []
+    for s in range(t):
+        step = [x[:, :, s : s + 1] for x in (q, k, v)]
+        got = student.kv_cache_attend(*step, cache_k, cache_v)
+        _expect_kv_step(got, *step, cache_k, cache_v, step=f" at step {s}")
+        out, cache_k, cache_v = got
+        outs.append(out)
+    return torch.cat(outs, dim=-2)
+
+
+@exercise("ch9.kv_cache_attend", points=1.5)
+@given(case=sequence_case())
+def check_kv_cache_decoding_equals_causal_attention(student, ref, case):
+    q, k, v = case
+    expected = truth(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), q, k, v)
+    expect_close(_decode_sequence(student, q, k, v), expected, name="outputs of the whole sequence", inputs=dict(q=q, k=k, v=v))
+
+
+@exercise("ch9.kv_cache_attend", points=0.5, hidden=True)
+@given(case=sequence_case(max_t=16))
+def check_kv_cache_decoding_longer_sequences(student, ref, case):
+    q, k, v = case
+    expected = truth(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), q, k, v)
+    expect_close(_decode_sequence(student, q, k, v), expected, name="outputs of the whole sequence")
+
+
+# --- RoPE ------------------------------------------------------------------------------------
+
+
+def _rope(x, positions, base, *, split=False, sign=1.0, exponent=2.0, direction=-1.0):
+    """RoPE with switches for the usual mistakes (the contract's rule by default)."""
+    d = x.shape[-1]
+    i = torch.arange(d // 2, dtype=x.dtype)
+    theta = positions.to(x.dtype)[:, None] * base ** (direction * exponent * i / d)
+    cos, sin = theta.cos(), sign * theta.sin()
+    if split:
+        a, b = x[..., : d // 2], x[..., d // 2 :]
+        return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
+
+
+def _rope_mistakes(x, positions, base):
+    def run(x):
+        return {
+            "mistake.ch9.rope.half_split_pairs": _rope(x, positions, base, split=True),
+            "mistake.ch9.rope.clockwise": _rope(x, positions, base, sign=-1.0),
+            "mistake.ch9.rope.exponent_without_two": _rope(x, positions, base, exponent=1.0),
+            "mistake.ch9.rope.positive_exponent": _rope(x, positions, base, direction=1.0),
+            "mistake.ch9.rope.ignores_positions": _rope(x, torch.arange(x.shape[-2]), base),
+        }
+
+    return truth(run, x)
+
+
+@st.composite
+def rope_case(draw, max_t=5, max_pairs=4, max_position=64):
+    dtype = draw(float_dtypes())
+    lead = draw(st.sampled_from([(), (2,), (2, 3)]))
+    t, d = draw(sizes(1, max_t)), 2 * draw(sizes(1, max_pairs))
+    x = draw(tensors(lead + (t, d), dtype))
+    g = generator(draw(seeds()))
+    if draw(st.booleans()):  # a decoding offset: positions start past 0
+        positions = torch.arange(t) + int(torch.randint(0, max_position, (), generator=g))
+    else:
+        positions = torch.randint(0, max_position, (t,), generator=g)
+    base = draw(st.sampled_from([10000.0, 10000.0, 500.0, 10.0]))
+    return x, positions, base
+
+
+@exercise("ch9.rope", points=2)
+@given(case=rope_case())
+def check_rope_rotates_adjacent_pairs(student, ref, case):
+    x, positions, base = case
+    expect_close(
+        student.rope(x, positions, base),
+        truth(ref.rope, x, positions, base),
+        name="rotated",
+        inputs=dict(x=x, positions=positions, base=base),
+        mistakes=_rope_mistakes(x, positions, base),
+    )
+
+
+@exercise("ch9.rope", points=1)
+@given(case=rope_case(), shift=sizes(1, 50), seed=seeds())
+def check_rope_keeps_norms_and_scores_depend_on_relative_position(student, ref, case, shift, seed):
+    q, positions, base = case
+    k = torch.randn(q.shape, generator=generator(seed), dtype=torch.float64).to(q.dtype)
+    rq, rk = student.rope(q, positions, base), student.rope(k, positions, base)
+    expect_close(rq, truth(ref.rope, q, positions, base), name="rotated", inputs=dict(x=q, positions=positions, base=base), mistakes=_rope_mistakes(q, positions, base))
+    tol = dict(rtol=1e-3, atol=1e-4) if q.dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
+    # each pair is rotated: the length of every pair, so of every row, is unchanged
+    pair_norms = lambda x: x.double().unflatten(-1, (-1, 2)).norm(dim=-1)  # noqa: E731
+    expect(torch.allclose(pair_norms(rq), pair_norms(q), **tol), "mistake.ch9.rope.not_a_rotation")
+    # shifting every position by the same amount changes no score q_m . k_n
+    shifted_q, shifted_k = student.rope(q, positions + shift, base), student.rope(k, positions + shift, base)
+    scores = rq.double() @ rk.double().transpose(-2, -1)
+    shifted = shifted_q.double() @ shifted_k.double().transpose(-2, -1)
+    expect(torch.allclose(shifted, scores, **tol), "mistake.ch9.rope.not_relative", shift=shift)
+
+
+@exercise("ch9.rope", points=1, hidden=True)
+@given(case=rope_case(max_t=12, max_pairs=16, max_position=4096))
+def check_rope_long_contexts_and_wide_heads(student, ref, case):
+    x, positions, base = case
+    # float32 angles near 4096 rad carry rounding of ~5e-4 rad (x's dtype, as the
+    # contract says), so float32 answers get a looser tolerance
+    tol = {"rtol": 3e-3, "atol": 3e-3} if x.dtype == torch.float32 else {}
+    expect_close(student.rope(x, positions, base), truth(ref.rope, x, positions, base), name="rotated", mistakes=_rope_mistakes(x, positions, base), **tol)
+
+
+# --- LoRA ------------------------------------------------------------------------------------
+
+
+@st.composite
+def lora_case(draw, max_side=5, max_r=4):
+    dtype = draw(float_dtypes())
+    n, d_in, d_out, r = draw(sizes(1, max_side)), draw(sizes(1, max_side)), draw(sizes(1, max_side)), draw(sizes(1, max_r))
+    x = draw(tensors((n, d_in), dtype))
+    W = draw(tensors((d_out, d_in), dtype))
+    b = draw(tensors((d_out,), dtype))
+    A = draw(tensors((r, d_in), dtype))
+    B = draw(tensors((d_out, r), dtype))
+    alpha = draw(st.sampled_from([0.5, 1.0, 4.0, 16.0]))
+    return x, W, b, A, B, alpha
+
+
+def _lora_truth(x, W, b, A, B, alpha):
+    # the merged layer W + (alpha / r) B A, an independent formulation
+    return truth(lambda x, W, b, A, B: F.linear(x, W + (alpha / A.shape[0]) * B @ A, b), x, W, b, A, B)
+
+
+def _lora_mistakes(x, W, b, A, B, alpha):
+    def run(x, W, b, A, B):
+        r = A.shape[0]
+        update = x @ A.T @ B.T
+        return {
+            "mistake.ch9.lora_forward.scaled_by_alpha": x @ W.T + b + alpha * update,
+            "mistake.ch9.lora_forward.rank_over_alpha": x @ W.T + b + (r / alpha) * update,
+            "mistake.ch9.lora_forward.not_scaled": x @ W.T + b + update,
+            "mistake.ch9.lora_forward.bias_dropped": x @ W.T + (alpha / r) * update,
+        }
+
+    return truth(run, x, W, b, A, B)
+
+
+@exercise("ch9.lora_forward", points=1.5)
+@given(case=lora_case())
+def check_lora_forward_equals_the_merged_layer(student, ref, case):
+    x, W, b, A, B, alpha = case
+    expect_close(
+        student.lora_forward(x, W, b, A, B, alpha),
+        _lora_truth(x, W, b, A, B, alpha),
+        name="y",
+        inputs=dict(x=x, W=W, b=b, A=A, B=B, alpha=alpha),
+        mistakes=_lora_mistakes(x, W, b, A, B, alpha),
+    )
+
+
+@exercise("ch9.lora_forward", points=0.5, hidden=True)
+@given(case=lora_case(max_side=24, max_r=8))
+def check_lora_forward_larger_layers(student, ref, case):
+    x, W, b, A, B, alpha = case
+    expect_close(student.lora_forward(x, W, b, A, B, alpha), _lora_truth(x, W, b, A, B, alpha), name="y", mistakes=_lora_mistakes(x, W, b, A, B, alpha))
