@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -66,7 +67,7 @@ def expect_close(
     *,
     name: str | tuple[str, ...] = "output",
     inputs: dict | None = None,
-    mistakes: dict[str, object] | None = None,
+    mistakes: dict[str, object] | Callable[[], dict[str, object]] | None = None,
     rtol: float | None = None,
     atol: float | None = None,
     batch: int | None = None,
@@ -78,7 +79,8 @@ def expect_close(
     inputs: the call's inputs, revealed on public checks.
     mistakes: catalogue key -> the output a known mistake would give (same structure as
         `expected`, None where the mistake changes nothing); a wrong leaf that matches
-        one gets that key's explanation.
+        one gets that key's explanation. May be a function returning that dict, called
+        only when an answer is wrong (for mistakes that are costly to compute).
     batch: the batch size, so a result off by a factor of N is recognised.
 
     Structure, shapes and dtypes of every leaf are checked before any value, so a
@@ -190,6 +192,8 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
 def _leaf(mistakes: dict | None, where: tuple) -> dict[str, object]:
     """The part of each known-mistake output at the same place as the failing leaf
     (None where that mistake changes nothing there)."""
+    if callable(mistakes):
+        mistakes = mistakes()
     if not mistakes:
         return {}
     out = {}
