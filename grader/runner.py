@@ -109,7 +109,7 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, re
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
         "-p", "no:warnings",
-        "--assert=plain", "--tb=line",
+        "--assert=plain",
     ]
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
