@@ -37,6 +37,20 @@ class PartialCredit(CheckFailure):
         self.fraction = min(max(float(fraction), 0.0), 1.0)
 
 
+class Known:
+    """A known mistake's output, when it needs message parameters or has several forms:
+
+        mistakes={
+            "mistake.ch2.mse_loss.factor": [Known(2 * loss, factor=2), Known(loss / 2, factor=0.5)],
+            "mistake.ch1.pca.sign": Known(components, -components),   # either form
+        }
+    """
+
+    def __init__(self, *outputs: object, **params: object):
+        self.outputs = outputs
+        self.params = params
+
+
 def partial_credit(fraction: float, key: str, reveal: dict | None = None, **params: object) -> None:
     """End an outcome check with part of its points (e.g. accuracy below full marks)."""
     raise PartialCredit(fraction, key, params, reveal)
@@ -164,18 +178,19 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
         reveal = _reveal(ctx) | {"expected": repr(expected)[:500], "got": repr(got)[:500]}
         if type(got) is not type(expected) and not (isinstance(expected, float) and isinstance(got, int)):
             fail("compare.type", reveal, name=path, expected=diagnose.type_name(expected), got=diagnose.type_name(got))
-        fail(diagnose.exact_mistake(got, known) or "compare.value", reveal | also, name=path)
+        key, params = diagnose.exact_mistake(got, known) or ("compare.value", {})
+        fail(key, reveal | also, name=path, **params)
     if expected.dtype == torch.bool or not expected.dtype.is_floating_point:
         wrong = got != expected
         index = tuple(int(i) for i in wrong.nonzero()[0])
-        key = diagnose.exact_mistake(got, known) or "compare.mismatch_exact"
-        fail(key, _reveal(ctx) | _values(got, expected, index) | also, name=path, count=int(wrong.sum()), total=expected.numel(), index=index)
+        key, params = diagnose.exact_mistake(got, known) or ("compare.mismatch_exact", {})
+        fail(key, _reveal(ctx) | _values(got, expected, index) | also, name=path, count=int(wrong.sum()), total=expected.numel(), index=index, **params)
     rtol, atol = _tolerance(expected, ctx)
     bad = ~close(got, expected, rtol, atol)
     error = (got.double() - expected.double()).abs()
     error = torch.where(bad, torch.nan_to_num(error, nan=math.inf), torch.zeros_like(error))
     index = tuple(int(i) for i in torch.unravel_index(error.argmax(), error.shape)) if error.dim() else ()
-    floats = {k: v for k, v in known.items() if isinstance(v, torch.Tensor)}
+    floats = {k: [(c, p) for c, p in forms if isinstance(c, torch.Tensor)] for k, forms in known.items()}
     key, params = diagnose.value_mistake(got, expected, bad, ctx.batch, floats, (rtol, atol))
     fail(
         key,
@@ -189,22 +204,26 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
     )
 
 
-def _leaf(mistakes: dict | None, where: tuple) -> dict[str, object]:
-    """The part of each known-mistake output at the same place as the failing leaf
-    (None where that mistake changes nothing there)."""
+def _leaf(mistakes: dict | Callable | None, where: tuple) -> dict[str, list[tuple[object, dict]]]:
+    """For each known mistake, its output(s) at the same place as the failing leaf, with
+    the message parameters: key -> [(output, params), ...] (mistakes that change nothing
+    there are left out)."""
     if callable(mistakes):
         mistakes = mistakes()
-    if not mistakes:
-        return {}
-    out = {}
-    for key, candidate in mistakes.items():
-        try:
-            for step in where:
-                candidate = candidate[step]
-        except (IndexError, KeyError, TypeError):
-            continue
-        if candidate is not None:
-            out[key] = candidate
+    out: dict[str, list[tuple[object, dict]]] = {}
+    for key, value in (mistakes or {}).items():
+        if isinstance(value, Known):
+            value = [value]
+        forms = value if isinstance(value, list) and value and all(isinstance(v, Known) for v in value) else [Known(value)]
+        for known in forms:
+            for candidate in known.outputs:
+                try:
+                    for step in where:
+                        candidate = candidate[step]
+                except (IndexError, KeyError, TypeError):
+                    continue
+                if candidate is not None:
+                    out.setdefault(key, []).append((candidate, known.params))
     return out
 
 

@@ -67,17 +67,19 @@ def shape_mistake(got: torch.Tensor, expected: torch.Tensor) -> tuple[str, dict]
     return "compare.shape", {}
 
 
-def exact_mistake(got: object, known: dict[str, object]) -> str | None:
-    """The known mistake whose output equals `got` exactly (labels, token ids, lists)."""
-    for key, candidate in known.items():
-        try:
-            if isinstance(candidate, torch.Tensor):
-                if isinstance(got, torch.Tensor) and got.shape == candidate.shape and bool((got == candidate).all()):
-                    return key
-            elif type(got) is type(candidate) and got == candidate:
-                return key
-        except (RuntimeError, TypeError, ValueError):
-            continue
+def exact_mistake(got: object, known: dict[str, list[tuple[object, dict]]]) -> tuple[str, dict] | None:
+    """The known mistake whose output equals `got` exactly (labels, token ids, lists),
+    as (catalogue key, message parameters)."""
+    for key, forms in known.items():
+        for candidate, params in forms:
+            try:
+                if isinstance(candidate, torch.Tensor):
+                    if isinstance(got, torch.Tensor) and got.shape == candidate.shape and bool((got == candidate).all()):
+                        return key, params
+                elif type(got) is type(candidate) and got == candidate:
+                    return key, params
+            except (RuntimeError, TypeError, ValueError):
+                continue
     return None
 
 
@@ -86,7 +88,7 @@ def value_mistake(
     expected: torch.Tensor,
     bad: torch.Tensor,
     batch: int | None,
-    known: dict[str, torch.Tensor],
+    known: dict[str, list[tuple[torch.Tensor, dict]]],
     tolerance: tuple[float, float],
 ) -> tuple[str, dict]:
     """Name the pattern of a wrong value (same shape and dtype as expected).
@@ -107,9 +109,15 @@ def value_mistake(
             return False
         return _distance(got, candidate) <= 0.01 * miss
 
-    for key, candidate in known.items():
-        if matches(candidate):
-            return key, {}
+    explained = [
+        (_distance(got, candidate.to(got.dtype)), key, params)
+        for key, forms in known.items()
+        for candidate, params in forms
+        if matches(candidate)
+    ]
+    if explained:
+        _, key, params = min(explained, key=lambda e: e[0])  # the closest explanation
+        return key, dict(params)
     finite_expected = torch.isfinite(expected)
     if (~torch.isfinite(got) & finite_expected).any():
         return "mistake.nonfinite", {}

@@ -292,3 +292,80 @@ def pca__covariance_eigh(x, k):
         if comps[i, j] < 0:
             comps[i] = -comps[i]
     return comps, evals[order]
+
+
+# ---------------------------------------------------------------- more cases, found while writing the checks
+
+
+@mutant("ch1.softmax", expect=r"dim|sum|normalis")
+def softmax__normalised_over_the_whole_tensor(logits, dim=-1):
+    e = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
+    return e / e.sum()  # one total for every slice
+
+
+@mutant("ch1.conditional_from_joint", expect=r"row|normalis|sum")
+def conditional_from_joint__divides_by_the_total(joint):
+    total = joint.sum()
+    return joint / total if total > 0 else torch.zeros_like(joint)
+
+
+@mutant("ch1.boltzmann", expect=r"temperature")
+def boltzmann__ignores_temperature(energies, temperature=1.0):
+    return softmax(-energies, dim=-1)
+
+
+@mutant("ch1.kmeans", expect=r"empty")
+def kmeans__empty_cluster_moves_to_origin(x, init_centroids, iters):
+    centroids = init_centroids.clone()
+    k = centroids.shape[0]
+
+    def assign(c):
+        return ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1).argmin(dim=1)
+
+    for _ in range(iters):
+        one_hot = torch.nn.functional.one_hot(assign(centroids), k).to(x.dtype)  # (N, K)
+        # sum / max(count, 1): an empty cluster's centroid becomes 0 instead of staying
+        centroids = (one_hot.T @ x) / one_hot.sum(0).clamp(min=1)[:, None]
+    return centroids, assign(centroids)
+
+
+@variant("ch1.kmeans")
+def kmeans__expanded_squared_distances(x, init_centroids, iters):
+    def assign(c):
+        # |x|^2 - 2 x.c + |c|^2: a different rounding than direct differences
+        d = (x * x).sum(1, keepdim=True) - 2 * x @ c.T + (c * c).sum(1)[None, :]
+        return d.argmin(dim=1)
+
+    centroids = init_centroids.clone()
+    for _ in range(iters):
+        a = assign(centroids)
+        new = centroids.clone()
+        for j in range(centroids.shape[0]):
+            if (a == j).any():
+                new[j] = x[a == j].mean(dim=0)
+        centroids = new
+    return centroids, assign(centroids)
+
+
+@variant("ch1.kmeans")
+def kmeans__cdist(x, init_centroids, iters):
+    centroids = init_centroids.clone()
+    k = centroids.shape[0]
+    for _ in range(iters):
+        a = torch.cdist(x, centroids).argmin(dim=1)
+        counts = torch.bincount(a, minlength=k)
+        sums = torch.zeros_like(centroids).index_add_(0, a, x)
+        mask = counts > 0
+        centroids = centroids.clone()
+        centroids[mask] = sums[mask] / counts[mask, None].to(x.dtype)
+    return centroids, torch.cdist(x, centroids).argmin(dim=1)
+
+
+@variant("ch1.pca")
+def pca__svd_of_covariance(x, k):
+    xc = x - x.mean(dim=0, keepdim=True)
+    cov = xc.T @ xc / (x.shape[0] - 1)
+    u, s, _ = torch.linalg.svd(cov)  # symmetric PSD: singular values are the eigenvalues
+    comps = u[:, :k].T
+    idx = comps.abs().argmax(dim=1, keepdim=True)
+    return comps * torch.sign(comps.gather(1, idx)), s[:k]

@@ -348,3 +348,77 @@ def softmax_regression_grad__one_hot_einsum(X, y, W, b):
     loss = (lse[:, 0] - (s * onehot).sum(dim=1)).mean()
     ds = (torch.exp(s - lse) - onehot) / n
     return loss, torch.einsum("nd,nc->dc", X, ds), ds.sum(dim=0)
+
+
+# ---------------------------------------------------------------- more cases, found while writing the checks
+
+
+@mutant("ch2.linear_regression_fit", expect=r"ignores l2|l2")
+def linear_regression_fit__ignores_l2(X, y, l2=0.0):
+    xm, ym = X.mean(dim=0), y.mean()
+    w = torch.linalg.lstsq(X - xm, (y - ym)[:, None]).solution[:, 0]
+    return w, ym - xm @ w
+
+
+@mutant("ch2.linear_regression_fit", expect=r"collinear|condition|jitter")
+def linear_regression_fit__jitter_for_stability(X, y, l2=0.0):
+    xm, ym = X.mean(dim=0), y.mean()
+    Xc, yc = X - xm, y - ym
+    eye = torch.eye(X.shape[1], device=X.device, dtype=X.dtype)
+    w = torch.linalg.solve(Xc.T @ Xc + (l2 + 1e-4) * eye, Xc.T @ yc)  # "just in case" jitter
+    return w, ym - xm @ w
+
+
+@variant("ch2.linear_regression_fit")
+def linear_regression_fit__explicit_inverse(X, y, l2=0.0):
+    xm, ym = X.mean(dim=0), y.mean()
+    Xc = X - xm
+    eye = torch.eye(X.shape[1], device=X.device, dtype=X.dtype)
+    w = torch.linalg.inv(Xc.T @ Xc + l2 * eye) @ (Xc.T @ (y - ym))
+    return w, ym - xm @ w
+
+
+@mutant("ch2.mse_loss", expect=r"root|RMSE")
+def mse_loss__root_mean_squared(pred, target):
+    return ((pred - target) ** 2).mean().sqrt()
+
+
+@mutant("ch2.linear_regression_gd", expect=r"up the gradient|subtract|ascent")
+def linear_regression_gd__gradient_ascent(X, y, lr, steps):
+    n = X.shape[0]
+    w = torch.zeros(X.shape[1], device=X.device, dtype=X.dtype)
+    b = torch.zeros((), device=X.device, dtype=X.dtype)
+    for _ in range(steps):
+        r = X @ w + b - y
+        w, b = w + lr * 2.0 / n * (X.T @ r), b + lr * 2.0 / n * r.sum()
+    return w, b
+
+
+@mutant("ch2.sigmoid", expect=r"tail|tiny|represent")
+def sigmoid__textbook_formula(x):
+    return 1.0 / (1.0 + torch.exp(-x))  # exp(100) = inf: 0 where exp(-100) is representable
+
+
+@variant("ch2.sigmoid")
+def sigmoid__both_branches_then_where(x):
+    pos = 1.0 / (1.0 + torch.exp(-x))  # overflows to 0 (harmlessly) for very negative x
+    ex = torch.exp(x)
+    neg = ex / (1.0 + ex)  # nan for very large x, never selected there
+    return torch.where(x >= 0, pos, neg)
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"loss")
+def logistic_regression_grad__loss_summed(X, y, w, b):
+    z = X @ w + b
+    dz = (sigmoid(z) - y) / X.shape[0]
+    return bce_with_logits(z, y) * X.shape[0], X.T @ dz, dz.sum()
+
+
+@mutant("ch2.softmax_regression_grad", expect=r"one-hot|true class|-1")
+def softmax_regression_grad__no_one_hot(X, y, W, b):
+    s = X @ W + b
+    logp = s - s.amax(dim=1, keepdim=True)
+    logp = logp - torch.log(torch.exp(logp).sum(dim=1, keepdim=True))
+    rows = torch.arange(X.shape[0], device=X.device)
+    ds = torch.exp(logp) / X.shape[0]  # forgets to subtract the one-hot labels
+    return -logp[rows, y].mean(), X.T @ ds, ds.sum(dim=0)

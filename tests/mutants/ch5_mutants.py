@@ -383,3 +383,119 @@ def digits_train_predict__mlp(X_train, y_train, X_test, seed):
         xt = X_test.reshape(X_test.shape[0], -1).float().to(device)
         pred = (torch.relu(xt @ W1 + b1) @ W2 + b2).argmax(dim=1)
     return pred.to(X_test.device)
+
+
+# ---------------------------------------------------------------- more mistakes and variants
+
+
+@mutant("ch5.im2col", expect=r"padding")
+def im2col__padding_bottom_right_only(x, kernel_size, stride=1, padding=0):
+    # F.pad(x, (0, p, 0, p)): zeros on the right and at the bottom only
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    n, c = x.shape[0], x.shape[1]
+    xp = F.pad(x, (0, padding, 0, padding))
+    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)
+    ho, wo = patches.shape[2], patches.shape[3]
+    return patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
+
+
+@mutant("ch5.conv2d_forward", expect=r"padding")
+def conv2d_forward__pads_width_only(x, w, b, stride=1, padding=0):
+    # F.pad with a 2-tuple pads only the last dimension (the width)
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    xp = F.pad(x, (padding, padding))
+    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)  # (N, C, Ho, Wo, kh, kw)
+    return torch.einsum("nchwij,fcij->nfhw", patches, w) + b.reshape(1, f, 1, 1)
+
+
+@variant("ch5.conv2d_forward")
+def conv2d_forward__six_nested_loops(x, w, b, stride=1, padding=0):
+    # the naive definition, one scalar product at a time: slow but correct
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho = (h + 2 * padding - kh) // stride + 1
+    wo = (wd + 2 * padding - kw) // stride + 1
+    out = x.new_zeros((n, f, ho, wo))
+    for a in range(n):
+        for o in range(f):
+            for r in range(ho):
+                for q in range(wo):
+                    total = b[o]
+                    for ch in range(c):
+                        for i in range(kh):
+                            for j in range(kw):
+                                rr, cc = r * stride + i - padding, q * stride + j - padding
+                                if 0 <= rr < h and 0 <= cc < wd:
+                                    total = total + x[a, ch, rr, cc] * w[o, ch, i, j]
+                    out[a, o, r, q] = total
+    return out
+
+
+@mutant("ch5.conv2d_backward", expect=r"stride")
+def conv2d_backward__stride_ignored_in_dx(dout, x, w, stride=1, padding=0):
+    # dw and db are right; dx scatters the windows as if the stride were 1
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    dout_flat = dout.reshape(n, f, ho * wo)
+    db = dout.sum(dim=(0, 2, 3))
+    cols = im2col(x, (kh, kw), stride, padding)
+    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
+    dcols = (w.reshape(f, -1).T @ dout_flat).reshape(n, c, kh, kw, ho, wo)
+    dxp = x.new_zeros((n, c, h + 2 * padding + kh * stride, wd + 2 * padding + kw * stride))
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + ho, j : j + wo] += dcols[:, :, i, j]
+    return dxp[:, :, padding : padding + h, padding : padding + wd].clone(), dw, db
+
+
+@variant("ch5.conv2d_backward")
+def conv2d_backward__naive_loops(dout, x, w, stride=1, padding=0):
+    # every (image, filter, window, channel, offset) term by hand
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    dx, dw = torch.zeros_like(x), torch.zeros_like(w)
+    for a in range(n):
+        for o in range(f):
+            for r in range(ho):
+                for q in range(wo):
+                    g = dout[a, o, r, q]
+                    for i in range(kh):
+                        for j in range(kw):
+                            rr, cc = r * stride + i - padding, q * stride + j - padding
+                            if 0 <= rr < h and 0 <= cc < wd:
+                                dx[a, :, rr, cc] += g * w[o, :, i, j]
+                                dw[o, :, i, j] += g * x[a, :, rr, cc]
+    return dx, dw, dout.sum(dim=(0, 2, 3))
+
+
+@mutant("ch5.maxpool2d_backward", expect=r"split|first|tie")
+def maxpool2d_backward__split_between_ties(dout, x, kernel_size, stride):
+    # tied maxima share the window's gradient equally
+    k = kernel_size
+    ho, wo = dout.shape[2], dout.shape[3]
+    dx = torch.zeros_like(x)
+    for r in range(ho):
+        for q in range(wo):
+            rows, cols = slice(r * stride, r * stride + k), slice(q * stride, q * stride + k)
+            win = x[:, :, rows, cols]
+            mask = (win == win.amax(dim=(-2, -1), keepdim=True)).to(x.dtype)
+            dx[:, :, rows, cols] += mask / mask.sum(dim=(-2, -1), keepdim=True) * dout[:, :, r : r + 1, q : q + 1]
+    return dx
+
+
+@mutant("ch5.maxpool2d_backward", expect=r"first|tie")
+def maxpool2d_backward__column_major_window(dout, x, kernel_size, stride):
+    # flattens each window column by column, so ties go to the first maximum in column-major order
+    n, c, h, wd = x.shape
+    k = kernel_size
+    windows = x.unfold(2, k, stride).unfold(3, k, stride)
+    ho, wo = windows.shape[2], windows.shape[3]
+    arg = windows.transpose(-1, -2).reshape(n, c, ho, wo, k * k).argmax(dim=-1)
+    rows = torch.arange(ho).reshape(ho, 1) * stride + arg % k
+    cols = torch.arange(wo).reshape(1, wo) * stride + arg // k
+    dx = x.new_zeros((n, c, h * wd))
+    dx.scatter_add_(2, (rows * wd + cols).reshape(n, c, ho * wo), dout.reshape(n, c, ho * wo))
+    return dx.reshape(n, c, h, wd)

@@ -472,3 +472,73 @@ def clip_grad_norm__flatten(grads, max_norm):
         factor = max_norm / (total + 1e-6)
         return [g * factor for g in grads], total
     return [g.clone() for g in grads], total
+
+
+# ---------------------------------------------------------------- more mistakes and variants
+
+
+@mutant("ch7.lstm_step_forward", expect=r"c_prev|cell")
+def lstm_step_forward__forget_gate_on_h(x, h_prev, c_prev, W_ih, W_hh, b):
+    # c = f * h_prev + i * g: the forget gate applied to the hidden state
+    a = x @ W_ih.T + h_prev @ W_hh.T + b
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
+    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+    c = f * h_prev + i * g
+    return o * torch.tanh(c), c
+
+
+@mutant("ch7.lstm_step_backward", expect=r"order")
+def lstm_step_backward__gate_blocks_ifog(dh, dc, x, h_prev, c_prev, W_ih, W_hh, b):
+    # the gate gradients stacked as i, f, o, g instead of the weights' i, f, g, o
+    a_i, a_f, a_g, a_o = (x @ W_ih.T + h_prev @ W_hh.T + b).chunk(4, dim=1)
+    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
+    tanh_c = torch.tanh(f * c_prev + i * g)
+    dc_total = dc + dh * o * (1 - tanh_c * tanh_c)
+    di, df = dc_total * g * i * (1 - i), dc_total * c_prev * f * (1 - f)
+    dg, do = dc_total * i * (1 - g * g), dh * tanh_c * o * (1 - o)
+    da = torch.cat([di, df, do, dg], dim=1)
+    return da @ W_ih, da @ W_hh, dc_total * f, da.T @ x, da.T @ h_prev, da.sum(dim=0)
+
+
+@mutant("ch7.rnn_backward", expect=r"summed|shared|too small|accumulat")
+def rnn_backward__weight_grads_overwritten(dhs, x, h0, W_ih, W_hh, b):
+    # "=" instead of "+=": the weight gradients keep only the first step's share
+    hs = rnn_forward(x, h0, W_ih, W_hh, b)
+    dx = torch.zeros_like(x)
+    dW_ih, dW_hh, db = torch.zeros_like(W_ih), torch.zeros_like(W_hh), torch.zeros_like(b)
+    dh_next = torch.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        dx_t, dh_next, dW_ih, dW_hh, db = rnn_step_backward(dhs[:, t] + dh_next, x[:, t], h_prev, W_ih, W_hh, b)
+        dx[:, t] = dx_t
+    return dx, dh_next, dW_ih, dW_hh, db
+
+
+@mutant("ch7.gru_step_forward", expect=r"reset|product")
+def gru_step_forward__reset_before_matmul(x, h_prev, W_ih, W_hh, b_ih, b_hh):
+    # the original paper's candidate: W_hn (r * h_prev) instead of r * (W_hn h_prev + b_hn)
+    H = h_prev.shape[1]
+    gi_r, gi_z, gi_n = (x @ W_ih.T + b_ih).chunk(3, dim=1)
+    gh = h_prev @ W_hh.T + b_hh
+    r = torch.sigmoid(gi_r + gh[:, :H])
+    z = torch.sigmoid(gi_z + gh[:, H : 2 * H])
+    n = torch.tanh(gi_n + (r * h_prev) @ W_hh[2 * H :].T + b_hh[2 * H :])
+    return (1 - z) * n + z * h_prev
+
+
+@mutant("ch7.clip_grad_norm", expect=r"0-d|shape")
+def clip_grad_norm__total_keeps_a_dimension(grads, max_norm):
+    # the norm of the concatenated entries taken with keepdim: total has shape (1,)
+    total = torch.cat([g.reshape(-1) for g in grads]).norm(dim=0, keepdim=True)
+    factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    return [g * factor for g in grads], total
+
+
+@variant("ch7.clip_grad_norm")
+def clip_grad_norm__python_loop(grads, max_norm):
+    squares = grads[0].new_zeros(())
+    for g in grads:
+        squares = squares + (g**2).sum()
+    total = squares.sqrt()
+    factor = torch.minimum(max_norm / (total + 1e-6), torch.ones_like(total))
+    return [g * factor for g in grads], total

@@ -1,0 +1,642 @@
+"""Checks for chapter 1: softmax, log-softmax, conditionals, the Boltzmann distribution,
+k-means and PCA.
+
+Expected values come from PyTorch (F.softmax, F.log_softmax), scikit-learn (KMeans, PCA,
+in the hidden checks only, so `dlcourse check` does not pay for importing it) or the
+reference, computed in float64. Known mistakes are recomputed here so feedback can name
+them. Inputs where the contract does not decide the answer in floating point (k-means
+points almost exactly between two centroids, principal directions of nearly equal
+variance) are discarded, so a correct solution never fails.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from grader import diagnose
+from grader.checks import exercise
+from grader.compare import CheckFailure, expect, expect_close, fail
+from grader.precision import tolerance, truth
+from grader.strategies import float_dtypes, generator, labels, seeds, shapes, sizes, tensors
+
+EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
+
+
+def expect_close_naming(got, expected, *, named=(), mistakes=None, name="output", **kwargs) -> None:
+    """`expect_close`, plus two things its `mistakes` cannot do:
+
+    - `named`: (key, candidate output, params) triples for known mistakes whose message
+      needs parameters ({factor}, {found}), several allowed per key;
+    - integer leaves (k-means assignments) are matched exactly against every candidate,
+      as `expect_close` only names mistakes in floating-point leaves.
+    """
+    entries = [(key, cand, {}) for key, cand in (mistakes or {}).items()] + list(named)
+    tagged = {(key, i): cand for i, (key, cand, _) in enumerate(entries)}
+    try:
+        expect_close(got, expected, mistakes=tagged, name=name, **kwargs)
+    except CheckFailure as exc:
+        if isinstance(exc.key, tuple):
+            key, params = entries[exc.key[1]][0], entries[exc.key[1]][2]
+            params = params(exc.params) if callable(params) else params
+            raise CheckFailure(key, {**exc.params, **params}, exc.reveal) from None
+        if exc.key == "compare.mismatch_exact" and isinstance(name, tuple) and exc.params.get("name") in name:
+            i = name.index(exc.params["name"])
+            for key, cand, params in entries:
+                leaf = cand[i] if isinstance(cand, tuple) else None
+                if isinstance(leaf, torch.Tensor) and leaf.shape == got[i].shape and torch.equal(leaf, got[i]):
+                    params = params(exc.params) if callable(params) else params
+                    raise CheckFailure(key, {**exc.params, **params}, exc.reveal) from None
+        raise
+
+
+def _reveal(inputs: dict | None) -> dict:
+    return {"inputs": diagnose.show(inputs)} if inputs else {}
+
+
+# --- softmax and log-softmax ------------------------------------------------------------
+
+
+@st.composite
+def logits_case(draw, max_side: int = 5, scale: float = 3.0):
+    """A tensor of 1 to 3 dims and a dim (negative or not) to normalise along."""
+    dtype = draw(float_dtypes())
+    ndim = draw(st.integers(1, 3))
+    shape = draw(shapes(ndim, 1, max_side))
+    dim = draw(st.integers(-ndim, ndim - 1))
+    return draw(tensors(shape, dtype, scale=scale, edges=(0.0, -0.0))), dim
+
+
+@st.composite
+def large_logits_case(draw):
+    """Logits of magnitude up to 1e4, and slices offset far from each other (so one
+    global maximum leaves some slice with nothing but exp(-huge) = 0)."""
+    x, dim = draw(logits_case(scale=1.0))
+    big = draw(st.sampled_from([1e2, 1e3, 1e4]))
+    per_slice = list(x.shape)
+    per_slice[dim] = 1
+    offsets = draw(tensors(tuple(per_slice), torch.float64, scale=big))
+    return (x.double() * big / 10 + offsets).to(x.dtype), dim
+
+
+def _naive_softmax(x, dim):
+    e = torch.exp(x)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def _global_max_softmax(x, dim):
+    e = torch.exp(x - x.max())
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+@exercise("ch1.softmax", points=1)
+@given(case=logits_case())
+def check_softmax_matches_pytorch(student, ref, case):
+    x, dim = case
+    e = truth(lambda x: torch.exp(x - x.amax(dim=dim, keepdim=True)), x)
+    expect_close_naming(
+        student.softmax(x, dim=dim),
+        truth(F.softmax, x, dim=dim),
+        name="out",
+        inputs=dict(logits=x, dim=dim),
+        mistakes={"mistake.ch1.softmax.wrong_dim": truth(F.softmax, x, dim=-1)},
+        named=[
+            ("mistake.ch1.softmax.not_normalised", e, {}),  # never divided
+            ("mistake.ch1.softmax.not_normalised", truth(lambda e: e / e.sum(), e), {}),  # one total for all slices
+        ],
+    )
+
+
+@exercise("ch1.softmax", points=1)
+@given(case=large_logits_case())
+def check_softmax_finite_for_large_logits(student, ref, case):
+    x, dim = case
+    # the mistakes in the input's own dtype: that is where exp() overflows
+    expect_close(
+        student.softmax(x, dim=dim),
+        truth(F.softmax, x, dim=dim),
+        name="out",
+        inputs=dict(logits=x, dim=dim),
+        mistakes={
+            "mistake.ch1.softmax.overflow": _naive_softmax(x, dim),
+            "mistake.ch1.softmax.global_max": _global_max_softmax(x, dim),
+            "mistake.ch1.softmax.wrong_dim": truth(F.softmax, x, dim=-1),
+        },
+    )
+
+
+@exercise("ch1.softmax", points=1, hidden=True)
+@given(case=logits_case(max_side=9, scale=30.0), shift=st.sampled_from([0.0, 500.0, -3000.0]))
+def check_softmax_invariant_to_a_shift_on_larger_tensors(student, ref, case, shift):
+    x, dim = case
+    x = x + shift  # softmax(x + c) = softmax(x): the answer does not move
+    expect_close(
+        student.softmax(x, dim=dim),
+        truth(F.softmax, x, dim=dim),
+        name="out",
+        mistakes={
+            "mistake.ch1.softmax.overflow": _naive_softmax(x, dim),
+            "mistake.ch1.softmax.global_max": _global_max_softmax(x, dim),
+            "mistake.ch1.softmax.wrong_dim": truth(F.softmax, x, dim=-1),
+        },
+    )
+
+
+def _log_softmax_mistakes(x, dim):
+    """The usual log-softmax mistakes; the unstable ones in the input's dtype."""
+    m = x.amax(dim=dim, keepdim=True)
+    not_added_back = truth(lambda x, m: x - torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True)), x, m)
+    offset = m.expand_as(x)
+    return dict(
+        mistakes={
+            "mistake.ch1.log_softmax.overflow": x - torch.log(torch.exp(x).sum(dim=dim, keepdim=True)),
+            "mistake.ch1.log_softmax.log_of_softmax": torch.log(_naive_softmax(x - m, dim)),
+            "mistake.ch1.log_softmax.wrong_dim": truth(F.log_softmax, x, dim=-1),
+        },
+        named=[
+            (
+                "mistake.ch1.log_softmax.max_not_added_back",
+                not_added_back,
+                lambda p: {"offset": f"{float(offset[p['index']]):.6g}" if offset.dim() else f"{float(offset):.6g}"},
+            )
+        ],
+    )
+
+
+@exercise("ch1.log_softmax", points=2)
+@given(case=logits_case())
+def check_log_softmax_matches_pytorch(student, ref, case):
+    x, dim = case
+    expect_close_naming(
+        student.log_softmax(x, dim=dim),
+        truth(F.log_softmax, x, dim=dim),
+        name="out",
+        inputs=dict(logits=x, dim=dim),
+        **_log_softmax_mistakes(x, dim),
+    )
+
+
+@exercise("ch1.log_softmax", points=1)
+@given(case=large_logits_case())
+def check_log_softmax_finite_for_large_logits(student, ref, case):
+    x, dim = case
+    expect_close_naming(
+        student.log_softmax(x, dim=dim),
+        truth(F.log_softmax, x, dim=dim),
+        name="out",
+        inputs=dict(logits=x, dim=dim),
+        **_log_softmax_mistakes(x, dim),
+    )
+
+
+@exercise("ch1.log_softmax", points=1, hidden=True)
+@given(case=logits_case(max_side=9, scale=40.0), shift=st.sampled_from([0.0, 800.0, -5000.0]))
+def check_log_softmax_larger_tensors_with_large_gaps(student, ref, case, shift):
+    x, dim = case
+    x = x + shift
+    expect_close_naming(student.log_softmax(x, dim=dim), truth(F.log_softmax, x, dim=dim), name="out", **_log_softmax_mistakes(x, dim))
+
+
+# --- conditional from a joint table ---------------------------------------------------------
+
+
+@st.composite
+def joint_tables(draw, max_side: int = 6, zero_row: bool = False, counts: bool = False):
+    """A joint table P(x, y) (X, Y) with some exact zeros and, sometimes, rows of zero mass;
+    a probability table summing to 1, or a table of counts when `counts`."""
+    dtype = draw(float_dtypes())
+    rows, cols = draw(sizes(2 if zero_row else 1, max_side)), draw(sizes(1, max_side))
+    if counts:
+        joint = draw(tensors((rows, cols), torch.float64, low=0.0, high=6.0)).floor()
+    else:
+        joint = draw(tensors((rows, cols), torch.float64, low=0.0, high=1.0, edges=(0.0,)))
+    empty = draw(st.lists(st.booleans(), min_size=rows, max_size=rows))
+    if zero_row:
+        keep = draw(st.integers(0, rows - 1))
+        empty = [e if i != keep else False for i, e in enumerate(empty)]
+        empty[(keep + 1) % rows] = True
+        joint[keep, draw(st.integers(0, cols - 1))] += 0.5  # one row surely has mass
+    joint[torch.tensor(empty)] = 0.0
+    if not counts and joint.sum() > 0:
+        joint = joint / joint.sum()
+    return joint.to(dtype)
+
+
+def _conditional_mistakes(joint):
+    p_x = joint.sum(dim=1, keepdim=True)
+    p_y = joint.sum(dim=0, keepdim=True)
+    ones = torch.ones_like(joint)
+    return {
+        "mistake.ch1.conditional_from_joint.zero_row_nan": joint / p_x,
+        "mistake.ch1.conditional_from_joint.column_marginal": torch.where(p_y > 0, joint / torch.where(p_y > 0, p_y, ones[:1]), 0 * joint),
+        "mistake.ch1.conditional_from_joint.zero_row_filled": torch.where(p_x > 0, joint / torch.where(p_x > 0, p_x, ones[:, :1]), ones / joint.shape[1]),
+        "mistake.ch1.conditional_from_joint.not_normalised": joint / joint.sum() if joint.sum() > 0 else joint,
+    }
+
+
+@exercise("ch1.conditional_from_joint", points=1)
+@given(joint=joint_tables())
+def check_conditional_from_joint_matches_definition(student, ref, joint):
+    expect_close(
+        student.conditional_from_joint(joint),
+        truth(ref.conditional_from_joint, joint),
+        name="out",
+        inputs=dict(joint=joint),
+        mistakes=truth(_conditional_mistakes, joint),
+    )
+
+
+@exercise("ch1.conditional_from_joint", points=1)
+@given(joint=joint_tables(zero_row=True))
+def check_conditional_from_joint_rows_of_zero_mass(student, ref, joint):
+    got = student.conditional_from_joint(joint)
+    expected = truth(ref.conditional_from_joint, joint)
+    expect_close(got, expected, name="out", inputs=dict(joint=joint), mistakes=truth(_conditional_mistakes, joint))
+    # rows sum to 1 where P(x) > 0 and to 0 elsewhere (implied by the comparison above)
+    mass = joint.sum(dim=1) > 0
+    expect(bool(torch.allclose(got.double().sum(dim=1), mass.double(), atol=1e-4)), "mistake.ch1.conditional_from_joint.not_normalised")
+
+
+@exercise("ch1.conditional_from_joint", points=1, hidden=True)
+@given(joint=joint_tables(max_side=12, counts=True))
+def check_conditional_from_joint_tables_of_counts(student, ref, joint):
+    # the conditional of a table of counts is that of the normalised table
+    expect_close(student.conditional_from_joint(joint), truth(ref.conditional_from_joint, joint), name="out", mistakes=truth(_conditional_mistakes, joint))
+
+
+# --- Boltzmann distribution ---------------------------------------------------------------------
+
+TEMPERATURES = [0.05, 0.3, 1.0, 2.5, 10.0]
+
+
+@st.composite
+def energies_case(draw, max_side: int = 5, scale: float = 2.0):
+    dtype = draw(float_dtypes())
+    shape = draw(shapes(draw(st.integers(1, 3)), 1, max_side))
+    return draw(tensors(shape, dtype, scale=scale)), draw(st.sampled_from(TEMPERATURES))
+
+
+def _boltzmann_mistakes(energies, temperature):
+    e = -energies / temperature
+    unstable = torch.exp(e) / torch.exp(e).sum(dim=-1, keepdim=True)  # in the input's dtype
+    return {
+        **truth(
+            lambda e: {
+                "mistake.ch1.boltzmann.sign": F.softmax(e / temperature, dim=-1),
+                "mistake.ch1.boltzmann.temperature": F.softmax(-e * temperature, dim=-1),
+            },
+            energies,
+        ),
+        "mistake.ch1.boltzmann.unstable": unstable,
+    }
+
+
+def _boltzmann(energies, temperature):
+    return truth(lambda e: F.softmax(-e / temperature, dim=-1), energies)
+
+
+@exercise("ch1.boltzmann", points=1)
+@given(case=energies_case())
+def check_boltzmann_is_softmax_of_minus_energy_over_temperature(student, ref, case):
+    energies, temperature = case
+    expect_close(
+        student.boltzmann(energies, temperature),
+        _boltzmann(energies, temperature),
+        name="p",
+        inputs=dict(energies=energies, temperature=temperature),
+        mistakes=_boltzmann_mistakes(energies, temperature),
+    )
+
+
+@exercise("ch1.boltzmann", points=1)
+@given(case=energies_case(scale=1.0), offset=st.sampled_from([1e3, -1e3, 1e4, -2e4]))
+def check_boltzmann_stable_for_large_energies(student, ref, case, offset):
+    energies, temperature = case
+    temperature = max(temperature, 0.5)
+    energies = (energies.double() + offset).to(energies.dtype)
+    # -E / T rounds each exponent by about eps |E| / T before any shift can help (the
+    # reference too): a relative error of that size in p is the dtype's, not a mistake
+    rtol = max(tolerance(energies.dtype)[0], 8 * EPS[energies.dtype] * abs(offset) / temperature)
+    expect_close(
+        student.boltzmann(energies, temperature),
+        _boltzmann(energies, temperature),
+        name="p",
+        inputs=dict(energies=energies, temperature=temperature),
+        mistakes=_boltzmann_mistakes(energies, temperature),
+        rtol=rtol,
+        atol=rtol,
+    )
+
+
+@exercise("ch1.boltzmann", points=1, hidden=True)
+@given(case=energies_case(max_side=8), temperatures=st.lists(st.sampled_from(TEMPERATURES), min_size=2, max_size=2, unique=True))
+def check_boltzmann_sharpens_as_temperature_falls(student, ref, case, temperatures):
+    energies, _ = case
+    low, high = sorted(temperatures)
+    p_low, p_high = (student.boltzmann(energies, t) for t in (low, high))
+    for t, p in ((low, p_low), (high, p_high)):
+        expect_close(p, _boltzmann(energies, t), name="p", mistakes=_boltzmann_mistakes(energies, t))
+    # the most likely state (lowest energy) only gains probability as T falls
+    best = energies.argmin(dim=-1, keepdim=True)
+    gain = p_low.double().gather(-1, best) - p_high.double().gather(-1, best)
+    expect(bool((gain >= -1e-5).all()), "mistake.ch1.boltzmann.temperature")
+
+
+# --- k-means ------------------------------------------------------------------------------------
+
+
+def _lloyd(x, c, iters, ties="lower", empty="keep", trace=None):
+    """Lloyd's algorithm with the contract's rules, or with a known mistake's: ties to the
+    higher index, an empty cluster's centroid set to nan or to 0. `trace` collects
+    (distances (N, K), centroids) of every assignment step."""
+
+    def assign(c):
+        d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(dim=-1)  # (N, K)
+        if trace is not None:
+            trace.append((d, c))
+        if ties == "lower":
+            return d.argmin(dim=1)
+        return d.shape[1] - 1 - d.flip(1).argmin(dim=1)
+
+    for _ in range(iters):
+        a = assign(c)
+        new = c.clone()
+        for j in range(c.shape[0]):
+            members = a == j
+            if members.any():
+                new[j] = x[members].mean(dim=0)
+            elif empty == "nan":
+                new[j] = float("nan")
+            elif empty == "zero":
+                new[j] = 0.0
+        c = new
+    return c, assign(c)
+
+
+def _exact(t: torch.Tensor) -> bool:
+    """Small multiples of 1/8: squared distances between such points are exact in float32."""
+    return bool((t.abs() <= 16).all() and ((t * 8) == (t * 8).round()).all())
+
+
+def _kmeans_ambiguous(x, c0, iters, dtype) -> bool:
+    """True when some assignment step has a point (almost) equally far from two centroids
+    and floating point, not the contract, would decide it. An exact tie is decided by the
+    contract (lower index) when it is computed exactly: between identical centroids, or
+    between small multiples of 1/8."""
+    trace = []
+    _lloyd(x.double(), c0.double(), iters, trace=trace)
+    x_exact = _exact(x.double())
+    for d, c in trace:
+        if d.shape[1] < 2:
+            continue
+        scale = float((x.double() ** 2).sum(1).max() + (c**2).sum(1).max()) + 1.0
+        best, order = d.sort(dim=1)
+        gap = best[:, 1] - best[:, 0]
+        near = gap <= (1e-3 if dtype == torch.float32 else 1e-9) * scale
+        for i in near.nonzero().flatten().tolist():
+            same = torch.equal(c[order[i, 0]], c[order[i, 1]])
+            if gap[i] == 0 and (same or (x_exact and _exact(c))):
+                continue
+            return True
+    return False
+
+
+def _empties(x, c0, iters) -> bool:
+    """True when some cluster receives no point in some iteration."""
+    trace = []
+    _lloyd(x.double(), c0.double(), iters, trace=trace)
+    return any(len(d.argmin(dim=1).unique()) < d.shape[1] for d, _ in trace[:-1])
+
+
+@st.composite
+def kmeans_case(draw, max_n: int = 10, max_k: int = 4, max_d: int = 3, max_iters: int = 4):
+    """Points around K blob centres; the initial centroids are distinct data points."""
+    dtype = draw(float_dtypes())
+    k, d = draw(sizes(1, max_k)), draw(sizes(1, max_d))
+    n = draw(sizes(k, max_n))
+    centres = draw(tensors((k, d), torch.float64, scale=4.0))
+    x = centres[draw(labels(n, k))] + draw(tensors((n, d), torch.float64))
+    init = x[draw(st.permutations(range(n)))[:k]]
+    return x.to(dtype), init.to(dtype), draw(st.integers(0, max_iters))
+
+
+@st.composite
+def kmeans_tie_case(draw):
+    """Points and centroids on a small integer grid, where exact ties are common, and
+    sometimes two identical initial centroids."""
+    dtype = draw(float_dtypes())
+    d, k = draw(sizes(1, 2)), draw(sizes(2, 3))
+    n = draw(sizes(2, 8))
+    x = draw(tensors((n, d), torch.float64, low=-3.0, high=4.0)).floor()
+    init = draw(tensors((k, d), torch.float64, low=-3.0, high=4.0)).floor()
+    if draw(st.booleans()):
+        init[1] = init[0]
+    return x.to(dtype), init.to(dtype), draw(st.integers(0, 2))
+
+
+@st.composite
+def kmeans_empty_case(draw):
+    """Initial centroids of which one never wins a point: far away, or a duplicate of a
+    lower-index centroid (a tie it always loses)."""
+    x, init, _ = draw(kmeans_case(max_k=3))
+    far = draw(st.booleans()) or init.shape[0] == 1
+    extra = (torch.full_like(init[:1], 50.0) if far else init[:1].clone())
+    init = torch.cat([init, extra]) if draw(st.booleans()) else torch.cat([init[:1], extra, init[1:]])
+    return x, init, draw(st.integers(1, 4))
+
+
+def _kmeans_mistakes(x, init, iters):
+    named = [
+        ("mistake.ch1.kmeans.iterations", truth(_lloyd, x, init, n), {"found": n, "expected": iters})
+        for n in (iters + 1, iters - 1, 2 * iters)
+        if n >= 0 and n != iters
+    ]
+    if iters > 0:
+        stale = truth(lambda x, c: _lloyd(x, _lloyd(x, c, iters - 1)[0], 0)[1], x, init)
+        named.insert(0, ("mistake.ch1.kmeans.stale_assignments", (None, stale), {}))
+    named += [
+        ("mistake.ch1.kmeans.ties", truth(_lloyd, x, init, iters, ties="higher"), {}),
+        ("mistake.ch1.kmeans.empty_cluster", truth(_lloyd, x, init, iters, empty="nan"), {}),
+        ("mistake.ch1.kmeans.empty_cluster", truth(_lloyd, x, init, iters, empty="zero"), {}),
+    ]
+    return named
+
+
+def _expect_kmeans(got, expected, x, init, iters, public=True):
+    inputs = dict(x=x, init_centroids=init, iters=iters) if public else None
+    centroids = got[0] if isinstance(got, (tuple, list)) and got else None
+    if isinstance(centroids, torch.Tensor) and centroids.is_floating_point() and centroids.isnan().any():
+        # nan centroids come from the mean of an empty cluster (0 / 0)
+        fail("mistake.ch1.kmeans.empty_cluster", _reveal(inputs))
+    expect_close_naming(
+        got,
+        expected,
+        name=("centroids", "assignments"),
+        inputs=inputs,
+        named=_kmeans_mistakes(x, init, iters),
+    )
+
+
+@exercise("ch1.kmeans", points=2)
+@given(case=kmeans_case())
+def check_kmeans_matches_lloyd(student, ref, case):
+    x, init, iters = case
+    assume(not _kmeans_ambiguous(x, init, iters, x.dtype))
+    _expect_kmeans(student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
+
+
+@exercise("ch1.kmeans", points=1)
+@given(case=kmeans_tie_case())
+def check_kmeans_ties_go_to_the_lower_index(student, ref, case):
+    x, init, iters = case
+    assume(not _kmeans_ambiguous(x, init, iters, x.dtype))
+    _expect_kmeans(student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
+
+
+@exercise("ch1.kmeans", points=1)
+@given(case=kmeans_empty_case())
+def check_kmeans_empty_cluster_keeps_its_centroid(student, ref, case):
+    x, init, iters = case
+    assume(not _kmeans_ambiguous(x, init, iters, x.dtype))
+    _expect_kmeans(student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
+
+
+@exercise("ch1.kmeans", points=2, hidden=True)
+@given(case=kmeans_case(max_n=30, max_k=5, max_d=4, max_iters=6))
+def check_kmeans_matches_scikit_learn(student, ref, case):
+    from sklearn.cluster import KMeans
+
+    x, init, iters = case
+    iters = max(iters, 1)  # scikit-learn needs max_iter >= 1
+    # scikit-learn moves the centroid of an empty cluster elsewhere: compare where none empties
+    assume(not _kmeans_ambiguous(x, init, iters, x.dtype) and not _empties(x, init, iters))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        km = KMeans(init.shape[0], init=init.double().numpy(), n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd")
+        km.fit(x.double().numpy())
+    expected = (torch.from_numpy(km.cluster_centers_).to(x.dtype), torch.from_numpy(km.labels_).to(torch.int64))
+    _expect_kmeans(student.kmeans(x, init, iters), expected, x, init, iters, public=False)
+
+
+# --- PCA ------------------------------------------------------------------------------------------
+
+
+def _sign_fixed(components):
+    """The contract's sign rule: the entry of largest magnitude of each row is positive."""
+    picked = components.gather(1, components.abs().argmax(dim=1, keepdim=True))
+    return components * torch.where(picked < 0, -1.0, 1.0).to(components.dtype)
+
+
+def _eig(x, centre=True):
+    """Eigenvalues (descending) and eigenvectors (rows) of the covariance, float64."""
+    xc = x - x.mean(dim=0) if centre else x
+    cov = xc.T @ xc / (x.shape[0] - 1)
+    values, vectors = torch.linalg.eigh(cov)
+    return values.flip(0), vectors.flip(1).T
+
+
+def _pca_well_posed(x, k) -> bool:
+    """The top k directions are well separated (relative eigen-gaps of at least 5%), carry
+    real variance, and each has one clearly largest entry, so the contract fixes them."""
+    values, vectors = _eig(x.double())
+    top = float(values[0])
+    if top <= 1e-6:
+        return False
+    gaps = values[:k] - torch.cat([values[1 : k + 1], values.new_zeros(max(0, k + 1 - len(values)))])[:k]
+    if (gaps < 0.05 * top).any() or values[k - 1] < 1e-2 * top:
+        return False
+    mags = vectors[:k].abs().sort(dim=1, descending=True).values
+    return mags.shape[1] < 2 or bool((mags[:, 0] - mags[:, 1] > 1e-3).all())
+
+
+@st.composite
+def pca_case(draw, max_n: int = 8, max_d: int = 5, offset: float = 2.0):
+    """Data with spread-out variances along random orthogonal directions, off-centre."""
+    dtype = draw(float_dtypes())
+    d = draw(sizes(1, max_d))
+    n = draw(sizes(2, max_n))
+    k = draw(sizes(1, min(n - 1, d)))
+    g = generator(draw(seeds()))
+    rotation = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))[0]
+    spread = 0.5 ** torch.arange(d, dtype=torch.float64) * (1 + 0.3 * torch.rand(d, generator=g, dtype=torch.float64))
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) * spread @ rotation.T
+    x = x + offset * torch.randn(d, generator=g, dtype=torch.float64)
+    return x.to(dtype), k
+
+
+def _pca_mistakes(x, k, got, expected):
+    n = x.shape[0]
+    components, variance = expected
+
+    def run(x):
+        values, vectors = _eig(x)
+        raw_values, raw_vectors = _eig(x, centre=False)
+        d = vectors.shape[0]
+        return {
+            "not_centred": (_sign_fixed(raw_vectors[:k]), raw_values[:k]),
+            "smallest": (_sign_fixed(vectors[d - k :].flip(0)), values[d - k :].flip(0)),
+            "reversed": (_sign_fixed(vectors[:k]).flip(0), values[:k].flip(0)),
+        }
+
+    # not centred: the eigen-pairs of X^T X / (N - 1), what an SVD of the raw data gives
+    m = truth(run, x)
+    named = [
+        ("mistake.ch1.pca.not_centred", m["not_centred"], {}),
+        ("mistake.ch1.pca.order", m["smallest"], {}),
+        ("mistake.ch1.pca.order", m["reversed"], {}),
+        ("mistake.ch1.pca.variance_denominator", (None, variance * (n - 1) / n), {"factor": f"(N - 1) / N = {(n - 1) / n:.4g}"}),
+        ("mistake.ch1.pca.variance_denominator", (None, variance * (n - 1)), {"factor": f"N - 1 = {n - 1}"}),
+    ]
+    if k == components.shape[1] and k > 1:
+        named.append(("mistake.ch1.pca.transposed", (components.T, None), {}))
+    got_components = got[0] if isinstance(got, (tuple, list)) and got else None
+    if isinstance(got_components, torch.Tensor) and got_components.shape == components.shape and got_components.is_floating_point():
+        # right directions, some pointing the other way: the sign rule was not applied
+        flip = torch.where((got_components.double() * components.double()).sum(dim=1, keepdim=True) < 0, -1.0, 1.0)
+        named.insert(0, ("mistake.ch1.pca.sign", ((components.double() * flip).to(components.dtype), None), {}))
+    return named
+
+
+def _expect_pca(got, expected, x, k, public=True):
+    expect_close_naming(
+        got,
+        expected,
+        name=("components", "explained_variance"),
+        inputs=dict(x=x, k=k) if public else None,
+        named=_pca_mistakes(x, k, got, expected),
+    )
+
+
+@exercise("ch1.pca", points=3)
+@given(case=pca_case())
+def check_pca_matches_reference(student, ref, case):
+    x, k = case
+    assume(_pca_well_posed(x, k))
+    _expect_pca(student.pca(x, k), truth(ref.pca, x, k), x, k)
+
+
+@exercise("ch1.pca", points=1)
+@given(dtype=float_dtypes(), d=sizes(1, 5), seed=seeds(), offset=st.sampled_from([0.0, 3.0, -10.0]))
+def check_pca_of_two_points_is_their_difference(student, ref, dtype, d, seed, offset):
+    # two points: one direction of variance, x1 - x0, with variance |x1 - x0|^2 / 2
+    x = (torch.randn(2, d, generator=generator(seed), dtype=torch.float64) + offset).to(dtype)
+    assume(_pca_well_posed(x, 1))
+    diff = (x[1] - x[0]).double()
+    expected = (_sign_fixed((diff / diff.norm())[None]).to(dtype), (diff @ diff / 2).reshape(1).to(dtype))
+    _expect_pca(student.pca(x, 1), expected, x, 1)
+
+
+@exercise("ch1.pca", points=1, hidden=True)
+@given(case=pca_case(max_n=40, max_d=6, offset=5.0))
+def check_pca_matches_scikit_learn(student, ref, case):
+    from sklearn.decomposition import PCA
+
+    x, k = case
+    assume(_pca_well_posed(x, k))
+    sk = PCA(n_components=k, svd_solver="full").fit(x.double().numpy())
+    expected = (_sign_fixed(torch.from_numpy(sk.components_)).to(x.dtype), torch.from_numpy(sk.explained_variance_).to(x.dtype))
+    _expect_pca(student.pca(x, k), expected, x, k, public=False)

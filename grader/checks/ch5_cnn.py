@@ -1,0 +1,555 @@
+"""Checks for chapter 5: convolution, im2col, max pooling, and the digits training exercise.
+
+Expected values come from PyTorch itself (`F.conv2d`, `F.unfold`, `F.max_pool2d` and
+autograd through them) computed in float64, or from the reference where the contract
+decides what PyTorch leaves open (the first maximum of a tied pooling window). Known
+mistakes are recomputed here so feedback can name them; mistakes that show as a wrong
+shape (padding or stride ignored) are named from the shape, and mistakes that spoil only
+some pixels (overlapping windows, tied maxima) are named from where the answer is wrong.
+
+The digits exercise is an outcome check: the grader splits scikit-learn's digits with a
+fixed seed, sends the training images, their labels and the test images (never the test
+labels) and scores held-out accuracy.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from grader import diagnose
+from grader.checks import exercise
+from grader.compare import expect, expect_close, fail, partial_credit
+from grader.precision import close, tolerance, truth
+from grader.strategies import float_dtypes, generator, seeds, sizes, tensors
+from grader.student import TimedOut
+
+# --- helpers shared by the checks of this chapter -------------------------------------------
+
+
+def _reveal(inputs: dict | None, expected: torch.Tensor | None = None, got: object = None) -> dict:
+    """What a public check may show: the inputs, and the expected and returned values."""
+    out = {"inputs": diagnose.show(inputs)} if inputs else {}
+    if expected is not None:
+        out |= {"expected": diagnose.show(expected), "got": diagnose.show(got)}
+    return out
+
+
+def _expect_shape(got: object, expected: torch.Tensor, name: str, inputs: dict | None, known: list[tuple[str, object]], fallback: str | None = None) -> None:
+    """Name a wrong shape after the mistake that produces it.
+
+    known: (catalogue key, the output that mistake gives, or only its shape); a mistake
+    whose output matches `got` in shape and values wins, then the first whose shape
+    matches. fallback: the chapter's own shape message for any other wrong shape (None:
+    leave it to expect_close).
+    """
+    if not isinstance(got, torch.Tensor) or got.shape == expected.shape:
+        return
+    params = dict(name=name, got=tuple(got.shape), expected=tuple(expected.shape))
+    shape_of = lambda c: tuple(c.shape) if isinstance(c, torch.Tensor) else tuple(c)  # noqa: E731
+    same_shape = [(key, c) for key, c in known if shape_of(c) == tuple(got.shape)]
+    for key, c in same_shape:
+        if isinstance(c, torch.Tensor) and got.dtype == c.dtype and _matches(got, c):
+            fail(key, _reveal(inputs), **params)
+    for key, _ in same_shape:
+        fail(key, _reveal(inputs), **params)
+    if fallback is not None and diagnose.shape_mistake(got, expected)[0] == "compare.shape":
+        fail(fallback, _reveal(inputs), **params)
+
+
+def _same_kind(got: object, expected: torch.Tensor) -> bool:
+    return isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
+
+
+def _matches(got: torch.Tensor, candidate: torch.Tensor) -> bool:
+    return bool(close(got, candidate.to(got.dtype), *tolerance(got.dtype)).all())
+
+
+def _expect_right_outside(got: object, expected: torch.Tensor, mask: torch.Tensor, key: str, name: str, inputs: dict | None, known: list[torch.Tensor] = ()) -> None:
+    """Fail with `key` when `got` is wrong only where `mask` is True (the pixels a
+    particular rule decides: overlapping windows, tied maxima), unless it is one of the
+    `known` mistakes, which expect_close names more precisely."""
+    if not _same_kind(got, expected) or not mask.any():
+        return
+    bad = ~close(got, expected, *tolerance(expected.dtype))
+    if bad.any() and not (bad & ~mask).any() and not any(_matches(got, k) for k in known if k is not None):
+        fail(key, _reveal(inputs, expected, got), name=name)
+
+
+def _out_size(size: int, k: int, stride: int, padding: int = 0) -> int:
+    return (size + 2 * padding - k) // stride + 1
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+class ConvCase(NamedTuple):
+    x: torch.Tensor
+    w: torch.Tensor
+    b: torch.Tensor
+    stride: int
+    padding: int
+    dout: torch.Tensor
+
+
+@st.composite
+def conv_case(draw, max_n=2, max_c=3, max_f=3, max_side=6, max_k=3, max_stride=3, max_pad=2, kernel_wider=False):
+    """A convolution problem. kernel_wider: the kernel is larger than the unpadded image
+    along at least one axis (the padding makes it fit)."""
+    dtype = draw(float_dtypes())
+    n, c, f = draw(sizes(1, max_n)), draw(sizes(1, max_c)), draw(sizes(1, max_f))
+    stride = draw(sizes(1, max_stride))
+    if kernel_wider:
+        padding = draw(sizes(1, max_pad))
+        kh = draw(sizes(2, max_k))
+        kw = draw(st.sampled_from([1, kh, draw(sizes(1, max_k))]))
+        h = draw(sizes(max(1, kh - 2 * padding), kh - 1))  # kh > h
+        w = draw(sizes(max(1, kw - 2 * padding), max_side))
+    else:
+        padding = draw(st.integers(0, max_pad))
+        kh, kw = draw(sizes(1, max_k)), draw(sizes(1, max_k))
+        h, w = draw(sizes(kh, max(kh, max_side))), draw(sizes(kw, max(kw, max_side)))
+    x = draw(tensors((n, c, h, w), dtype))
+    weight = draw(tensors((f, c, kh, kw), dtype))
+    b = draw(tensors((f,), dtype))
+    dout = draw(tensors((n, f, _out_size(h, kh, stride, padding), _out_size(w, kw, stride, padding)), dtype))
+    return ConvCase(x, weight, b, stride, padding, dout)
+
+
+def _kernel_arg(draw_tuple: bool, kh: int, kw: int):
+    """kernel_size as the student may receive it: an int for a square kernel, or a pair."""
+    return (kh, kw) if draw_tuple or kh != kw else kh
+
+
+# --- im2col --------------------------------------------------------------------------------------
+
+
+def _im2col_mistakes(x, kh, kw, stride, padding):
+    """Outputs of the usual im2col mistakes: rows in (i, j, c) order, and patches listed
+    column by column."""
+    n, c = x.shape[:2]
+    xp = F.pad(x, (padding,) * 4)
+    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)  # (N, C, Ho, Wo, kh, kw)
+    ho, wo = patches.shape[2:4]
+    return {
+        "mistake.ch5.im2col.layout": patches.permute(0, 4, 5, 1, 2, 3).reshape(n, c * kh * kw, ho * wo),
+        "mistake.ch5.im2col.patch_order": patches.permute(0, 1, 4, 5, 3, 2).reshape(n, c * kh * kw, ho * wo),
+    }
+
+
+def _im2col_padding_shapes(x, kh, kw, stride, padding):
+    """Shapes of an im2col that pads wrongly: not at all, one side only, one axis only."""
+    n, c, h, w = x.shape
+    rows = c * kh * kw
+    shapes = []
+    for ph, pw in ((0, 0), (padding, padding), (0, 2 * padding), (2 * padding, 0)):
+        # (ph, pw): total rows/columns of zeros added along each axis
+        if h + ph >= kh and w + pw >= kw:
+            shapes.append(("mistake.ch5.im2col.padding", (n, rows, ((h + ph - kh) // stride + 1) * ((w + pw - kw) // stride + 1))))
+    return [s for s in shapes if padding > 0]
+
+
+def _check_im2col(student, case, as_tuple):
+    x, w, _, stride, padding, _ = case
+    kh, kw = w.shape[2:]
+    kernel = _kernel_arg(as_tuple, kh, kw)
+    inputs = dict(x=x, kernel_size=kernel, stride=stride, padding=padding)
+    expected = truth(F.unfold, x, (kh, kw), padding=padding, stride=stride)
+    got = student.im2col(x, kernel, stride, padding)
+    _expect_shape(got, expected, "cols", inputs, _im2col_padding_shapes(x, kh, kw, stride, padding), "mistake.ch5.im2col.shape")
+    expect_close(got, expected, name="cols", inputs=inputs, mistakes=_im2col_mistakes(x, kh, kw, stride, padding))
+
+
+@exercise("ch5.im2col", points=2)
+@given(case=conv_case(), as_tuple=st.booleans())
+def check_im2col_matches_unfold(student, ref, case, as_tuple):
+    _check_im2col(student, case, as_tuple)
+
+
+@exercise("ch5.im2col", points=1)
+@given(case=conv_case(kernel_wider=True), as_tuple=st.booleans())
+def check_im2col_kernel_wider_than_the_image(student, ref, case, as_tuple):
+    _check_im2col(student, case, as_tuple)
+
+
+@exercise("ch5.im2col", points=1, hidden=True)
+@given(case=conv_case(max_n=3, max_c=4, max_side=10, max_k=4), as_tuple=st.booleans())
+def check_im2col_larger_images(student, ref, case, as_tuple):
+    _check_im2col(student, case, as_tuple)
+
+
+# --- conv2d forward -------------------------------------------------------------------------------
+
+
+def _conv_shape_mistakes(case, key_stride, key_padding):
+    """Outputs of a convolution whose stride or padding is ignored (whole or in part),
+    as (catalogue key, output); a padding that cannot fit the kernel gives only a shape."""
+    x, w, b, s, p, _ = case
+    (h, wd), (kh, kw) = x.shape[2:], w.shape[2:]
+    full = truth(F.conv2d, x, w, b, stride=1, padding=p)
+    out = [(key_stride, full), (key_stride, full[:, :, ::s, :]), (key_stride, full[:, :, :, ::s])]
+    if p > 0:
+        for pads in ((0, 0, 0, 0), (p, p, 0, 0), (0, 0, p, p), (0, p, 0, p), (p, 0, p, 0)):
+            # F.pad order: (left, right, top, bottom)
+            ph, pw = pads[2] + pads[3], pads[0] + pads[1]
+            if h + ph >= kh and wd + pw >= kw:
+                out.append((key_padding, truth(lambda x, w, b: F.conv2d(F.pad(x, pads), w, b, stride=s), x, w, b)))
+    return out
+
+
+def _check_conv2d_forward(student, case, reveal=True):
+    x, w, b, s, p, _ = case
+    inputs = dict(x=x, w=w, b=b, stride=s, padding=p) if reveal else None
+    expected = truth(F.conv2d, x, w, b, stride=s, padding=p)
+    got = student.conv2d_forward(x, w, b, s, p)
+    shapes = _conv_shape_mistakes(case, "mistake.ch5.conv2d_forward.stride", "mistake.ch5.conv2d_forward.padding")
+    _expect_shape(got, expected, "out", inputs, shapes, "mistake.ch5.conv2d_forward.shape")
+    expect_close(
+        got,
+        expected,
+        name="out",
+        inputs=inputs,
+        mistakes={
+            "mistake.ch5.conv2d_forward.kernel_flipped": truth(F.conv2d, x, w.flip(-1, -2), b, stride=s, padding=p),
+            "mistake.ch5.conv2d_forward.bias": truth(F.conv2d, x, w, None, stride=s, padding=p),
+        },
+    )
+
+
+@exercise("ch5.conv2d_forward", points=3)
+@given(case=conv_case())
+def check_conv2d_forward_matches_pytorch(student, ref, case):
+    _check_conv2d_forward(student, case)
+
+
+@exercise("ch5.conv2d_forward", points=1)
+@given(case=conv_case(kernel_wider=True))
+def check_conv2d_forward_kernel_wider_than_the_image(student, ref, case):
+    _check_conv2d_forward(student, case)
+
+
+@exercise("ch5.conv2d_forward", points=1, hidden=True)
+@given(case=conv_case(max_n=3, max_c=4, max_f=4, max_side=9, max_k=4))
+def check_conv2d_forward_larger_layers(student, ref, case):
+    _check_conv2d_forward(student, case, reveal=False)
+
+
+# --- conv2d backward -------------------------------------------------------------------------------
+
+
+def _conv_autograd(case, w=None):
+    """(dx, dw, db) of <F.conv2d(x, w, b), dout>, in float64, cast to the inputs' dtype."""
+    x, w0, b, s, p, dout = case
+    w = w0 if w is None else w
+
+    def grads(dout, x, w, b):
+        leaves = [t.detach().clone().requires_grad_(True) for t in (x, w, b)]
+        with torch.enable_grad():
+            out = F.conv2d(*leaves, stride=s, padding=p)
+            return tuple(g.detach() for g in torch.autograd.grad(out, leaves, dout))
+
+    return truth(grads, dout, x, w, b)
+
+
+def _dx_scatter(case, stride_in_scatter=True, add=True, crop="centre"):
+    """dx as a student computes it: scatter each kernel offset's patch gradient back
+    onto the padded image, then crop. The switches reproduce the usual mistakes."""
+    x, w, _, s, p, dout = case
+
+    def run(dout, x, w):
+        n, c, h, wd = x.shape
+        f, _, kh, kw = w.shape
+        ho, wo = dout.shape[2:]
+        dcols = torch.einsum("fcij,nfhw->ncijhw", w, dout)
+        dxp = x.new_zeros((n, c, h + 2 * p + kh * s, wd + 2 * p + kw * s))  # room for a wrong stride
+        step = s if stride_in_scatter else 1
+        for i in range(kh):
+            for j in range(kw):
+                rows, cols = slice(i, i + step * ho, step), slice(j, j + step * wo, step)
+                if add:
+                    dxp[:, :, rows, cols] += dcols[:, :, i, j]
+                else:
+                    dxp[:, :, rows, cols] = dcols[:, :, i, j]
+        top = {"centre": p, "corner": 0}[crop]
+        return dxp[:, :, top : top + h, top : top + wd]
+
+    return truth(run, dout, x, w)
+
+
+def _overlap_mask(x, kh, kw, s, p):
+    """Pixels of x that lie in two or more windows (their gradients must add up)."""
+    n, c, h, wd = x.shape
+    ho, wo = _out_size(h, kh, s, p), _out_size(wd, kw, s, p)
+    count = torch.zeros((h + 2 * p, wd + 2 * p))  # windows covering each padded pixel
+    for i in range(kh):
+        for j in range(kw):
+            count[i : i + s * ho : s, j : j + s * wo : s] += 1
+    return (count[p : p + h, p : p + wd] >= 2).expand(n, c, h, wd)
+
+
+def _check_conv2d_backward(student, case, reveal=True):
+    x, w, b, s, p, dout = case
+    kh, kw = w.shape[2:]
+    inputs = dict(dout=dout, x=x, w=w, stride=s, padding=p) if reveal else None
+    expected = _conv_autograd(case)
+    got = student.conv2d_backward(dout, x, w, s, p)
+    dx_mistakes = {
+        "mistake.ch5.conv2d_backward.dx_overlap": _dx_scatter(case, add=False),
+        "mistake.ch5.conv2d_backward.dx_flip": _conv_autograd(case, w.flip(-1, -2))[0],
+        "mistake.ch5.conv2d_backward.stride": _dx_scatter(case, stride_in_scatter=False),
+        "mistake.ch5.conv2d_backward.padding": _dx_scatter(case, crop="corner"),
+    }
+    if isinstance(got, (tuple, list)) and len(got) == 3:
+        n, c, h, wd = x.shape
+        _expect_shape(got[0], expected[0], "dx", inputs, [("mistake.ch5.conv2d_backward.padding", (n, c, h + 2 * p, wd + 2 * p))])
+        # right where one window covers a pixel, wrong where several do: not added up
+        mask = _overlap_mask(x, kh, kw, s, p)
+        _expect_right_outside(got[0], expected[0], mask, "mistake.ch5.conv2d_backward.dx_overlap", "dx", inputs, list(dx_mistakes.values()))
+    mistakes = {key: (dx, None, None) for key, dx in dx_mistakes.items()}
+    mistakes["mistake.ch5.conv2d_backward.dw"] = (None, expected[1].flip(-1, -2), None)
+    mistakes["mistake.ch5.conv2d_backward.db"] = (None, None, dout.mean(dim=(0, 2, 3)))
+    expect_close(got, expected, name=("dx", "dw", "db"), inputs=inputs, batch=x.shape[0], mistakes=mistakes)
+
+
+@exercise("ch5.conv2d_backward", points=4)
+@given(case=conv_case())
+def check_conv2d_backward_matches_autograd(student, ref, case):
+    _check_conv2d_backward(student, case)
+
+
+@exercise("ch5.conv2d_backward", points=1)
+@given(case=conv_case(kernel_wider=True))
+def check_conv2d_backward_kernel_wider_than_the_image(student, ref, case):
+    _check_conv2d_backward(student, case)
+
+
+@exercise("ch5.conv2d_backward", points=1, hidden=True)
+@given(case=conv_case(max_n=3, max_c=4, max_f=4, max_side=9, max_k=4))
+def check_conv2d_backward_larger_layers(student, ref, case):
+    _check_conv2d_backward(student, case, reveal=False)
+
+
+# --- max pooling -----------------------------------------------------------------------------------
+
+
+class PoolCase(NamedTuple):
+    x: torch.Tensor
+    kernel_size: int
+    stride: int
+    dout: torch.Tensor
+
+
+@st.composite
+def pool_case(draw, max_n=2, max_c=3, max_side=7, max_k=3, max_stride=3, ties=False):
+    """A pooling problem; windows overlap when stride < kernel_size, leave pixels out when
+    stride > kernel_size. ties: small integer pixel values, so windows have tied maxima.
+    Otherwise continuous values, sometimes all negative (a maximum started at 0 fails)."""
+    dtype = draw(float_dtypes())
+    n, c = draw(sizes(1, max_n)), draw(sizes(1, max_c))
+    k, s = draw(sizes(1, max_k)), draw(sizes(1, max_stride))
+    h, w = draw(sizes(k, max(k, max_side))), draw(sizes(k, max(k, max_side)))
+    if ties:
+        x = torch.randint(-1, 2, (n, c, h, w), generator=generator(draw(seeds()))).to(dtype)
+    else:
+        x = draw(tensors((n, c, h, w), dtype)) + draw(st.sampled_from([0.0, 0.0, -4.0]))
+    dout = draw(tensors((n, c, _out_size(h, k, s), _out_size(w, k, s)), dtype))
+    return PoolCase(x, k, s, dout)
+
+
+def _pool_shape_mistakes(x, k, s):
+    """Outputs of a pooling that ignores the stride or keeps partial windows (ceil mode);
+    the ceil-mode shape comes first, PyTorch's ceil mode drops a window that would start
+    beyond the image, a hand-written one often does not."""
+    n, c, h, w = x.shape
+    ceil = lambda size: -(-(size - k) // s) + 1  # noqa: E731
+    return [
+        ("mistake.ch5.maxpool2d_forward.shape", (n, c, ceil(h), ceil(w))),
+        ("mistake.ch5.maxpool2d_forward.shape", truth(F.max_pool2d, x, k, s, ceil_mode=True)),
+        ("mistake.ch5.maxpool2d_forward.stride", truth(F.max_pool2d, x, k, k)),
+        ("mistake.ch5.maxpool2d_forward.stride", truth(F.max_pool2d, x, k, 1)),
+    ]
+
+
+def _check_maxpool2d_forward(student, case, reveal=True):
+    x, k, s, _ = case
+    inputs = dict(x=x, kernel_size=k, stride=s) if reveal else None
+    expected = truth(F.max_pool2d, x, k, s)
+    got = student.maxpool2d_forward(x, k, s)
+    _expect_shape(got, expected, "out", inputs, _pool_shape_mistakes(x, k, s), "mistake.ch5.maxpool2d_forward.shape")
+    expect_close(
+        got,
+        expected,
+        name="out",
+        inputs=inputs,
+        mistakes={
+            "mistake.ch5.maxpool2d_forward.average": truth(F.avg_pool2d, x, k, s),
+            "mistake.ch5.maxpool2d_forward.zero_init": expected.clamp(min=0),
+        },
+    )
+
+
+@exercise("ch5.maxpool2d_forward", points=2)
+@given(case=pool_case())
+def check_maxpool2d_forward_matches_pytorch(student, ref, case):
+    _check_maxpool2d_forward(student, case)
+
+
+@exercise("ch5.maxpool2d_forward", points=1, hidden=True)
+@given(case=pool_case(max_n=3, max_c=4, max_side=12, max_k=4, max_stride=4))
+def check_maxpool2d_forward_larger_images(student, ref, case):
+    _check_maxpool2d_forward(student, case, reveal=False)
+
+
+def _windows(x, k, s):
+    """(N, C, Ho, Wo, k * k) view of every window, flattened row-major."""
+    n, c = x.shape[:2]
+    win = x.unfold(2, k, s).unfold(3, k, s)
+    return win.reshape(n, c, win.shape[2], win.shape[3], k * k)
+
+
+def _route(x, k, s, weights):
+    """dx when window (ho, wo) sends weights[..., ho, wo, q] * 1 to its pixel q (flattened
+    row-major in the window); used to rebuild the tie-breaking mistakes."""
+    n, c, h, w = x.shape
+    ho, wo = weights.shape[2:4]
+    dx = torch.zeros((n, c, h, w), dtype=weights.dtype)
+    for i in range(k):
+        for j in range(k):
+            dx[:, :, i : i + s * ho : s, j : j + s * wo : s] += weights[..., i * k + j]
+    return dx
+
+
+def _maxpool_backward_mistakes(case):
+    """dx of the usual tie and overlap mistakes, in float64 then cast to x's dtype."""
+    x, k, s, dout = case
+    xd, dd = x.double(), dout.double()
+    win = _windows(xd, k, s)
+    is_max = win == win.amax(dim=-1, keepdim=True)  # every maximum of each window
+    last = F.one_hot(k * k - 1 - win.flip(-1).argmax(dim=-1), k * k).bool()
+    g = dd.unsqueeze(-1)
+    # the chosen pixel of each window written with "=", windows in row-major order
+    overwritten = torch.zeros_like(xd)
+    ho, wo = win.shape[2:4]
+    arg = win.argmax(dim=-1)
+    for r in range(ho):
+        for q in range(wo):
+            i, j = arg[:, :, r, q] // k + r * s, arg[:, :, r, q] % k + q * s
+            flat = overwritten.view(x.shape[0], x.shape[1], -1)
+            flat.scatter_(2, (i * x.shape[3] + j).unsqueeze(-1), dd[:, :, r, q].unsqueeze(-1))
+    cast = lambda t: t.to(x.dtype)  # noqa: E731
+    return {
+        "mistake.ch5.maxpool2d_backward.ties": cast(_route(xd, k, s, is_max * g)),
+        "mistake.ch5.maxpool2d_backward.split_ties": cast(_route(xd, k, s, is_max * g / is_max.sum(-1, keepdim=True))),
+        "mistake.ch5.maxpool2d_backward.last_max": cast(_route(xd, k, s, last * g)),
+        "mistake.ch5.maxpool2d_backward.overlap": cast(overwritten),
+    }
+
+
+def _tie_mask(x, k, s):
+    """Pixels of windows whose maximum occurs more than once."""
+    win = _windows(x.double(), k, s)
+    tied = ((win == win.amax(dim=-1, keepdim=True)).sum(-1) > 1).double()  # (N, C, Ho, Wo)
+    return _route(x.double(), k, s, tied.unsqueeze(-1).expand(*tied.shape, k * k).clone()) > 0
+
+
+def _shared_max_mask(x, k, s):
+    """Pixels that are the chosen maximum of two or more windows."""
+    win = _windows(x.double(), k, s)
+    chosen = F.one_hot(win.argmax(dim=-1), k * k).double()
+    return _route(x.double(), k, s, chosen) >= 2
+
+
+def _check_maxpool2d_backward(student, ref, case, reveal=True, use_autograd=True):
+    x, k, s, dout = case
+    inputs = dict(dout=dout, x=x, kernel_size=k, stride=s) if reveal else None
+    if use_autograd:  # no ties: PyTorch's gradient is the contract's
+        def grads(dout, x):
+            leaf = x.detach().clone().requires_grad_(True)
+            with torch.enable_grad():
+                return torch.autograd.grad(F.max_pool2d(leaf, k, s), leaf, dout)[0]
+
+        expected = truth(grads, dout, x)
+    else:  # ties: the first maximum in row-major order, as the contract says
+        expected = truth(ref.maxpool2d_backward, dout, x, k, s)
+    # without ties or overlaps some mistakes give the right answer: drop those
+    mistakes = {key: m for key, m in _maxpool_backward_mistakes(case).items() if not _matches(expected, m)}
+    got = student.maxpool2d_backward(dout, x, k, s)
+    known = list(mistakes.values())
+    _expect_right_outside(got, expected, _tie_mask(x, k, s), "mistake.ch5.maxpool2d_backward.ties", "dx", inputs, known)
+    _expect_right_outside(got, expected, _shared_max_mask(x, k, s), "mistake.ch5.maxpool2d_backward.overlap", "dx", inputs, known)
+    expect_close(got, expected, name="dx", inputs=inputs, mistakes=mistakes)
+
+
+@exercise("ch5.maxpool2d_backward", points=2)
+@given(case=pool_case())
+def check_maxpool2d_backward_matches_autograd(student, ref, case):
+    _check_maxpool2d_backward(student, ref, case)
+
+
+@exercise("ch5.maxpool2d_backward", points=2)
+@given(case=pool_case(ties=True))
+def check_maxpool2d_backward_ties_go_to_the_first_maximum(student, ref, case):
+    _check_maxpool2d_backward(student, ref, case, use_autograd=False)
+
+
+@exercise("ch5.maxpool2d_backward", points=1, hidden=True)
+@given(case=pool_case(max_n=3, max_c=4, max_side=12, max_k=4, max_stride=4, ties=True))
+def check_maxpool2d_backward_larger_images_with_ties(student, ref, case):
+    _check_maxpool2d_backward(student, ref, case, reveal=False, use_autograd=False)
+
+
+# --- digits: the training exercise -------------------------------------------------------------------
+
+SPLIT_SEED = 0  # the grader's split of scikit-learn's digits: 70% to train, 30% held out
+FULL_MARKS_ACCURACY = 0.97
+
+
+@lru_cache(maxsize=1)
+def _digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(X_train, y_train, X_test, y_test): images (N, 1, 8, 8) float32 in [0, 1]."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    X = torch.tensor(data.images / 16.0, dtype=torch.float32).unsqueeze(1)
+    y = torch.tensor(data.target, dtype=torch.int64)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.3, random_state=SPLIT_SEED, stratify=data.target)
+    return X_tr, y_tr, X_te, y_te
+
+
+def _expect_labels(pred: object, count: int) -> None:
+    expect(isinstance(pred, torch.Tensor) and pred.dim() == 1 and pred.shape[0] == count, "mistake.ch5.digits_train_predict.shape", count=count, got=diagnose.type_name(pred))
+    expect(pred.dtype == torch.int64, "mistake.ch5.digits_train_predict.dtype", got=str(pred.dtype).replace("torch.", ""))
+
+
+@exercise("ch5.digits_train_predict", points=9)
+def check_digits_held_out_accuracy(student, ref):
+    X_train, y_train, X_test, y_test = _digits_split()
+    try:
+        pred = student.digits_train_predict(X_train, y_train, X_test, 0)  # the test labels stay here
+    except TimedOut as exc:
+        fail("mistake.ch5.digits_train_predict.time", seconds=exc.params.get("seconds", 0))
+    _expect_labels(pred, X_test.shape[0])
+    accuracy = float((pred.cpu() == y_test).double().mean())
+    # zero marks at the accuracy of always answering the most common class
+    baseline = float(torch.bincount(y_test).max()) / y_test.shape[0]
+    if accuracy < FULL_MARKS_ACCURACY:
+        fraction = (accuracy - baseline) / (FULL_MARKS_ACCURACY - baseline)
+        partial_credit(fraction, "mistake.ch5.digits_train_predict.accuracy", accuracy=accuracy, target=FULL_MARKS_ACCURACY, baseline=baseline)
+
+
+@exercise("ch5.digits_train_predict", points=1)
+def check_digits_same_seed_same_predictions(student, ref):
+    X_train, y_train, X_test, _ = _digits_split()
+    # a smaller problem, trained twice with the same seed
+    args = (X_train[:300], y_train[:300], X_test[:100], 7)
+    first = student.digits_train_predict(*args)
+    second = student.digits_train_predict(*args)
+    _expect_labels(first, 100)
+    _expect_labels(second, 100)
+    expect(torch.equal(first, second), "mistake.ch5.digits_train_predict.seed")
