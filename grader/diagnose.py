@@ -105,8 +105,8 @@ def value_mistake(
         candidate = candidate.to(got.dtype)
         if bool(close(got, candidate, *tolerance).all()):
             return True
-        if not bool((got.isnan() == candidate.isnan()).all()):
-            return False
+        if not bool((got.isnan() == candidate.isnan()).all()) or miss == float("inf"):
+            return False  # an answer with inf/NaN is explained only by an equal candidate
         return _distance(got, candidate) <= 0.01 * miss
 
     explained = [
@@ -137,7 +137,8 @@ def value_mistake(
             return "mistake.factor_batch", {"factor": batch}
         if batch and batch > 1 and abs(ratio * batch - 1) < 1e-3:
             return "mistake.factor_inverse_batch", {"factor": batch}
-        return "mistake.factor", {"factor": f"{ratio:.4g}"}
+        if expected.numel() > 1:  # any wrong single number is "off by a factor"
+            return "mistake.factor", {"factor": f"{ratio:.4g}"}
     if float(bad.double().mean()) < 1 and bad.numel() > 1:
         return "compare.mismatch_some", {}
     return "compare.mismatch", {}
@@ -149,3 +150,15 @@ def _distance(a: torch.Tensor, b: torch.Tensor) -> float:
     same = (torch.isnan(a) & torch.isnan(b)) | (a.double() == b.double())  # equal infinities too
     diff = torch.where(same, torch.zeros_like(diff), diff)
     return float(torch.nan_to_num(diff, nan=float("inf"), posinf=float("inf")).max()) if diff.numel() else 0.0
+
+
+def nearest(got: object, candidates: list[torch.Tensor]) -> torch.Tensor:
+    """Of the outputs one mistake may give (several ways of making it), the one closest
+    to the student's answer, so that the mistake is named whichever way was taken."""
+    best, best_distance = candidates[0], float("inf")
+    for candidate in candidates:
+        if isinstance(got, torch.Tensor) and got.shape == candidate.shape:
+            distance = _distance(got, candidate) if got.numel() else 0.0
+            if distance < best_distance:
+                best, best_distance = candidate, distance
+    return best

@@ -64,3 +64,20 @@ def truth(fn: Callable, *args: object, **kwargs: object) -> object:
     if dtype is None:
         return out
     return _map(out, lambda t: t.to(dtype) if t.is_floating_point() else t)
+
+
+def autograd(fn: Callable, *inputs: torch.Tensor, dout: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """The gradients of sum_k <fn(*inputs)[k], dout[k]> with respect to every input,
+    computed by autograd in float64 and returned in the inputs' dtype: the truth for a
+    backward exercise. `fn` may return one tensor (then `dout` is one tensor) or a tuple.
+    """
+    douts = dout if isinstance(dout, tuple) else (dout,)
+
+    def grads(douts, *inputs):
+        leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+        with torch.enable_grad():
+            outs = fn(*leaves)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            return tuple(g.detach() for g in torch.autograd.grad(outs, leaves, douts))
+
+    return truth(grads, douts, *inputs)

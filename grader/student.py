@@ -74,6 +74,10 @@ class TimedOut(StudentError):
     status, key = "timeout", "student.timeout"
 
 
+class TrainingTimedOut(TimedOut):
+    status, key = "timeout", "student.timeout_training"
+
+
 class Banned(StudentError):
     status, key = "banned_call", "student.banned"
 
@@ -304,7 +308,12 @@ class StudentProxy:
         }
         try:
             reply = self._worker.request(request, timeout=self._exercise.timeout)
-        except (TimedOut, Crashed) as exc:
+        except TimedOut as exc:
+            if self._exercise.autograd:  # a "train" exercise: the advice is not about loops
+                exc = TrainingTimedOut(**exc.params)
+            self._poisoned[key] = exc
+            raise exc from None
+        except Crashed as exc:
             self._poisoned[key] = exc
             raise
         status = reply["status"]

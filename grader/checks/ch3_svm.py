@@ -19,21 +19,10 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
+from grader.diagnose import nearest
 from grader.compare import expect, expect_close, fail, partial_credit
 from grader.precision import tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
-
-
-def nearest(got: object, candidates: list[torch.Tensor]) -> torch.Tensor:
-    """Of the outputs one mistake may give (several ways of making it), the one closest
-    to the student's answer, so that the mistake is named whichever way was taken."""
-    best, best_distance = candidates[0], math.inf
-    for candidate in candidates:
-        if isinstance(got, torch.Tensor) and got.shape == candidate.shape and got.numel():
-            distance = float(torch.nan_to_num((got.double() - candidate.double()).abs(), nan=math.inf).max())
-            if distance < best_distance:
-                best, best_distance = candidate, distance
-    return best
 
 
 def sklearn_truth(fn, *tensors_: torch.Tensor, **kwargs) -> torch.Tensor:

@@ -14,25 +14,12 @@ from hypothesis import strategies as st
 
 from grader.checks import exercise
 from grader.compare import expect_close
-from grader.precision import truth
+from grader.precision import autograd, truth
 from grader.probes import FUNCTIONS
 from grader.strategies import float_dtypes, labels, learning_rates, positive_tensors, sizes, tensors
 from grader.wire import Probe
 
 ZEROS = (0.0, -0.0)
-
-
-def autograd(fn, *inputs: torch.Tensor, dout: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Gradients of <fn(*inputs), dout> with respect to every input, computed in float64
-    and returned in the inputs' dtype (the grader's truth)."""
-
-    def grads(dout, *inputs):
-        leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
-        with torch.enable_grad():
-            out = fn(*leaves)
-            return tuple(g.detach() for g in torch.autograd.grad(out, leaves, dout))
-
-    return truth(grads, dout, *inputs)
 
 
 # --- linear layer -----------------------------------------------------------------------

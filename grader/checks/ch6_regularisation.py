@@ -9,7 +9,6 @@ known mistakes are matched here (`_expect_outcome`).
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
+from grader.diagnose import nearest
 from grader.compare import expect, expect_close, fail
 from grader.precision import truth
 from grader.strategies import float_dtypes, labels, learning_rates, seeds, sizes, tensors
@@ -26,18 +26,6 @@ from grader.strategies import float_dtypes, labels, learning_rates, seeds, sizes
 # every dtype and every way of writing the comparison; the others never meet a draw
 EXACT_P = (0.0, 0.25, 0.5, 0.75)
 INEXACT_P = (0.1, 0.3, 0.9)
-
-
-def nearest(got: object, candidates: list[torch.Tensor]) -> torch.Tensor:
-    """Of the outputs one mistake may give (several ways of making it), the one closest
-    to the student's answer, so that the mistake is named whichever way was taken."""
-    best, best_distance = candidates[0], math.inf
-    for candidate in candidates:
-        if isinstance(got, torch.Tensor) and got.shape == candidate.shape:
-            distance = float(torch.nan_to_num((got.double() - candidate.double()).abs(), nan=math.inf).max()) if got.numel() else 0.0
-            if distance < best_distance:
-                best, best_distance = candidate, distance
-    return best
 
 
 # --- dropout ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from torch.func import functional_call
 from grader import diagnose
 from grader.checks import exercise
 from grader.compare import expect_close, fail
-from grader.precision import truth
+from grader.precision import autograd, truth
 from grader.strategies import float_dtypes, sizes, tensors
 
 ZEROS = (0.0, -0.0)
@@ -70,20 +70,6 @@ def recurrent_case(draw, gates=1, seq=False, max_n=4, max_d=5, max_h=5, min_t=1,
         dh=draw(tensors(out_shape, dtype, edges=ZEROS)),
         dc=draw(tensors((n, h), dtype, edges=ZEROS)),
     )
-
-
-def autograd(fn, *inputs: torch.Tensor, douts: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-    """Gradients of sum_k <fn(*inputs)[k], douts[k]> with respect to every input, computed
-    in float64 and returned in the inputs' dtype."""
-
-    def grads(douts, *inputs):
-        leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
-        with torch.enable_grad():
-            outs = fn(*leaves)
-            outs = outs if isinstance(outs, tuple) else (outs,)
-            return tuple(g.detach() for g in torch.autograd.grad(outs, leaves, douts))
-
-    return truth(grads, douts, *inputs)
 
 
 def _zero_bias(b: torch.Tensor) -> torch.Tensor:
@@ -151,7 +137,7 @@ def _check_rnn_step_backward(student, case, reveal=True):
     x, h, _, W_ih, W_hh, b, _, dh, _ = case
     expect_close(
         student.rnn_step_backward(dh, x, h, W_ih, W_hh, b),
-        autograd(_rnn_cell, x, h, W_ih, W_hh, b, douts=(dh,)),
+        autograd(_rnn_cell, x, h, W_ih, W_hh, b, dout=(dh,)),
         name=("dx", "dh_prev", "dW_ih", "dW_hh", "db"),
         inputs=dict(dh=dh, x=x, h_prev=h, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
         batch=x.shape[0],
@@ -267,7 +253,7 @@ def _check_rnn_backward(student, case, dhs=None, reveal=True):
     dhs = dh if dhs is None else dhs
     expect_close(
         student.rnn_backward(dhs, x, h0, W_ih, W_hh, b),
-        autograd(_rnn_layer, x, h0, W_ih, W_hh, b, douts=(dhs,)),
+        autograd(_rnn_layer, x, h0, W_ih, W_hh, b, dout=(dhs,)),
         name=("dx", "dh0", "dW_ih", "dW_hh", "db"),
         inputs=dict(dhs=dhs, x=x, h0=h0, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
         mistakes=_bptt_mistakes(dhs, x, h0, W_ih, W_hh, b),
@@ -385,7 +371,7 @@ def _check_lstm_step_backward(student, case, dh=None, dc=None, reveal=True):
     dc = dc0 if dc is None else dc
     expect_close(
         student.lstm_step_backward(dh, dc, x, h, c, W_ih, W_hh, b),
-        autograd(_lstm_cell, x, h, c, W_ih, W_hh, b, douts=(dh, dc)),
+        autograd(_lstm_cell, x, h, c, W_ih, W_hh, b, dout=(dh, dc)),
         name=("dx", "dh_prev", "dc_prev", "dW_ih", "dW_hh", "db"),
         inputs=dict(dh=dh, dc=dc, x=x, h_prev=h, c_prev=c, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
         batch=x.shape[0],

@@ -40,18 +40,6 @@ def renamed(keys: dict[str, str]):
         raise
 
 
-def expect_close_lazily(got, expected, *, mistakes=None, **kwargs) -> None:
-    """`expect_close`, with the known mistakes (a function returning the dict) computed only
-    once the answer is found wrong: a correct answer does not pay for recomputing them."""
-    try:
-        expect_close(got, expected, **kwargs)
-    except CheckFailure as failure:
-        if mistakes is None or type(failure) is not CheckFailure:
-            raise
-        expect_close(got, expected, mistakes=mistakes(), **kwargs)
-        raise
-
-
 def _is_like(got: object, expected: torch.Tensor) -> bool:
     return isinstance(got, torch.Tensor) and got.shape == expected.shape
 
@@ -98,7 +86,7 @@ def _embedding_mistakes(dout, idx, vocab):
 def _expect_embedding(got, dout, idx, vocab, inputs):
     expected = _embedding_autograd(dout, idx, vocab)
     try:
-        expect_close_lazily(got, expected, name="dW", inputs=inputs, batch=idx.numel(), mistakes=lambda: _embedding_mistakes(dout, idx, vocab))
+        expect_close(got, expected, name="dW", inputs=inputs, batch=idx.numel(), mistakes=lambda: _embedding_mistakes(dout, idx, vocab))
     except CheckFailure as failure:
         # wrong only on rows of repeated tokens: an overwrite of some kind (scatter_, a loop
         # that assigns), whichever occurrence survived
@@ -266,7 +254,7 @@ def _sdpa_mistakes(q, k, v, mask=None):
 
 
 def _expect_sdpa(got, q, k, v, mask, public=True, name=("out", "weights")):
-    expect_close_lazily(
+    expect_close(
         got,
         _sdpa_truth(q, k, v, mask),
         name=name,
@@ -475,7 +463,7 @@ def _mha_inputs(query, key, value, p, h, mask):
 @given(case=mha_case())
 def check_mha_matches_nn_multihead_attention(student, ref, case):
     query, key, value, p, h = case
-    expect_close_lazily(
+    expect_close(
         _mha_call(student, query, key, value, p, h, None),
         _torch_mha(query, key, value, p, h, None),
         name="out",
@@ -490,7 +478,7 @@ def check_mha_with_masks_matches_nn_multihead_attention(student, ref, case, data
     query, key, value, p, h = case
     (n, t, _), s = query.shape, key.shape[1]
     mask = data.draw(mha_masks(n, h, t, s))
-    expect_close_lazily(
+    expect_close(
         _mha_call(student, query, key, value, p, h, mask),
         _torch_mha(query, key, value, p, h, mask),
         name="out",
@@ -507,7 +495,7 @@ def check_mha_fully_masked_rows_give_the_output_bias(student, ref, case, data):
     mask = data.draw(mha_masks(n, h, t, s, full_rows=True))
     # nn.MultiheadAttention gives NaN for such rows: the truth is the reference, in float64
     expected = truth(lambda query, key, value, p: ref.multi_head_attention(query, key, value, *(p[k] for k in MHA_KEYS), h, mask), query, key, value, p)
-    expect_close_lazily(
+    expect_close(
         _mha_call(student, query, key, value, p, h, mask),
         expected,
         name="out",
@@ -522,7 +510,7 @@ def check_mha_larger_models(student, ref, case, data):
     query, key, value, p, h = case
     (n, t, _), s = query.shape, key.shape[1]
     mask = data.draw(st.one_of(st.none(), mha_masks(n, h, t, s)))
-    expect_close_lazily(
+    expect_close(
         _mha_call(student, query, key, value, p, h, mask),
         _torch_mha(query, key, value, p, h, mask),
         name="out",
@@ -553,7 +541,7 @@ def _expect_positional(got, T, d, inputs, **tol):
     expected = _positional(T, d)
     if _is_like(got, expected) and got.dtype == torch.float64 and bool(close(got.float(), expected, *tolerance(torch.float32)).all()):
         fail("mistake.ch8.sinusoidal_positional_encoding.float64_output", {} if inputs is None else {"inputs": show(inputs)})
-    expect_close_lazily(
+    expect_close(
         got,
         expected,
         name="PE",
@@ -663,7 +651,7 @@ NORM_TOLERANCE = {torch.float64: {}, torch.float32: {"rtol": 1e-3, "atol": 2e-4}
 
 
 def _expect_encoder(student, x, p, h, mask, expected, public=True):
-    expect_close_lazily(
+    expect_close(
         student.transformer_encoder_layer(x, p, h, mask),
         expected,
         name="out",
@@ -758,7 +746,7 @@ def _info_nce_tolerance(z, tau):
 def _expect_info_nce(student, z1, z2, tau, public=True):
     got = student.info_nce_loss(z1, z2, tau)
     with renamed({"mistake.nonfinite": "mistake.ch8.info_nce_loss.unstable"}):
-        expect_close_lazily(
+        expect_close(
             got,
             truth(_nt_xent, z1, z2, tau),
             name="loss",
@@ -796,7 +784,7 @@ def check_info_nce_identical_orthogonal_views_closed_form(student, ref, dtype, n
     z = (torch.eye(n, n + extra, dtype=torch.float64) * scale).to(dtype)
     expected = torch.tensor(math.log(math.exp(1 / tau) + 2 * n - 2) - 1 / tau, dtype=dtype)
     got = student.info_nce_loss(z, z.clone(), tau)
-    expect_close_lazily(got, expected, name="loss", inputs=dict(z1=z, z2=z, temperature=tau), batch=2 * n, mistakes=lambda: _info_nce_mistakes(z, z, tau))
+    expect_close(got, expected, name="loss", inputs=dict(z1=z, z2=z, temperature=tau), batch=2 * n, mistakes=lambda: _info_nce_mistakes(z, z, tau))
 
 
 @exercise("ch8.info_nce_loss", points=1)

@@ -60,6 +60,12 @@ def gaussian_kl__missing_half(mu, logvar):
     return -(1 + logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
 
 
+@mutant("ch10.gaussian_kl", expect=r"constant|L / 2|\b1\b")
+def gaussian_kl__missing_one(mu, logvar):
+    # Drops the constant 1 of the closed form: off by L / 2, and not 0 at the prior.
+    return -0.5 * (logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
+
+
 @variant("ch10.gaussian_kl")
 def gaussian_kl__loop_over_latent(mu, logvar):
     # 0.5 * (sigma^2 + mu^2 - 1 - log sigma^2), one latent coordinate at a time.
@@ -68,6 +74,13 @@ def gaussian_kl__loop_over_latent(mu, logvar):
         var = torch.exp(logvar[:, j])
         kl = kl + 0.5 * (var + mu[:, j] ** 2 - 1.0 - logvar[:, j])
     return kl
+
+
+@variant("ch10.gaussian_kl")
+def gaussian_kl__torch_distributions(mu, logvar):
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    return torch.distributions.kl_divergence(q, p).sum(dim=-1)
 
 
 # --- ch10.vae_loss --------------------------------------------------------------------
@@ -101,11 +114,26 @@ def vae_loss__sum_over_batch(x, recon_logits, mu, logvar):
     return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).sum()
 
 
+@mutant("ch10.vae_loss", expect=r"last dim|every non-batch dim|pixel")
+def vae_loss__last_dim_only(x, recon_logits, mu, logvar):
+    # Sums the reconstruction term over the last dim only, then a mean over the rest.
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
+    return bce.sum(dim=-1).mean() + gaussian_kl(mu, logvar).mean()
+
+
 @variant("ch10.vae_loss")
 def vae_loss__softplus_form(x, recon_logits, mu, logvar):
     nll = torch.nn.functional.softplus(recon_logits) - x * recon_logits
     kl = 0.5 * (torch.exp(logvar) + mu**2 - 1.0 - logvar).sum(dim=1)
     return nll.sum() / x.shape[0] + kl.mean()
+
+
+@variant("ch10.vae_loss")
+def vae_loss__logsigmoid(x, recon_logits, mu, logvar):
+    # -[x log sigmoid(l) + (1 - x) log sigmoid(-l)], each log-sigmoid computed stably.
+    logsig = torch.nn.functional.logsigmoid
+    nll = -(x * logsig(recon_logits) + (1 - x) * logsig(-recon_logits))
+    return nll.reshape(x.shape[0], -1).sum(dim=1).mean() + gaussian_kl(mu, logvar).mean()
 
 
 # --- ch10.gan_discriminator_loss ------------------------------------------------------
@@ -155,6 +183,12 @@ def gan_generator_loss__log_of_sigmoid(fake_logits):
 @mutant("ch10.gan_generator_loss", expect=r"mean|sum|batch|scale|factor")
 def gan_generator_loss__sum_not_mean(fake_logits):
     return torch.nn.functional.softplus(-fake_logits).sum()
+
+
+@mutant("ch10.gan_generator_loss", expect=r"target|fake|label")
+def gan_generator_loss__wrong_target(fake_logits):
+    # BCE(fake, 0): the discriminator's term for the fakes.
+    return torch.nn.functional.softplus(fake_logits).mean()
 
 
 @variant("ch10.gan_generator_loss")
@@ -217,6 +251,14 @@ def cosine_beta_schedule__offset_ignored(T, s=0.008):
     return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
 
 
+@mutant("ch10.cosine_beta_schedule", expect=r"ratio|alpha_bar")
+def cosine_beta_schedule__abar_not_ratio(T, s=0.008):
+    # beta_t = 1 - alpha_bar(t) instead of 1 - alpha_bar(t) / alpha_bar(t - 1).
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return torch.clamp(1 - f[1:] / f[0], max=0.999)
+
+
 @variant("ch10.cosine_beta_schedule")
 def cosine_beta_schedule__improved_ddpm_loop(T, s=0.008):
     # The loop of improved-diffusion's `betas_for_alpha_bar`.
@@ -254,11 +296,24 @@ def q_sample__one_based_index(x0, t, noise, alphas_cumprod):
     return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
 
 
+@mutant("ch10.q_sample", expect=r"swap|coefficient")
+def q_sample__swapped_coefficients(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
+    return torch.sqrt(1 - a) * x0 + torch.sqrt(a) * noise
+
+
 @variant("ch10.q_sample")
 def q_sample__einsum(x0, t, noise, alphas_cumprod):
     a = alphas_cumprod[t].to(x0.dtype)  # (N,)
     signal = torch.einsum("n,n...->n...", torch.sqrt(a), x0)
     return signal + torch.einsum("n,n...->n...", torch.sqrt(1 - a), noise)
+
+
+@variant("ch10.q_sample")
+def q_sample__float32_gather(x0, t, noise, alphas_cumprod):
+    # Casts the whole schedule to x0's dtype first, then gathers and views.
+    a = alphas_cumprod.to(x0.dtype)[t].view(x0.shape[0], *([1] * (x0.dim() - 1)))
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
 # --- ch10.ddpm_step -------------------------------------------------------------------
@@ -308,6 +363,25 @@ def ddpm_step__no_division_by_sqrt_alpha(x_t, t, eps_pred, betas, z):
     return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
 
 
+@mutant("ch10.ddpm_step", expect=r"no noise|noise")
+def ddpm_step__no_noise(x_t, t, eps_pred, betas, z):
+    # Returns the mean at every step: the sampler never adds fresh noise.
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    return (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+
+
+@mutant("ch10.ddpm_step", expect=r"variance|standard deviation|square root")
+def ddpm_step__variance_as_std(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+    if t == 0:
+        return mean
+    abar_prev = alphas_cumprod[t - 1].item()
+    return mean + (1 - abar_prev) / (1 - abar_t) * beta_t * z
+
+
 @variant("ch10.ddpm_step")
 def ddpm_step__posterior_of_x0_pred(x_t, t, eps_pred, betas, z):
     # Predict x0, then take the mean of q(x_{t-1} | x_t, x0): the same mean, rewritten.
@@ -323,6 +397,19 @@ def ddpm_step__posterior_of_x0_pred(x_t, t, eps_pred, betas, z):
     if t == 0:
         return mean
     return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
+
+
+@variant("ch10.ddpm_step")
+def ddpm_step__schedule_in_x_dtype(x_t, t, eps_pred, betas, z):
+    # Everything in x_t's dtype (float32 for float32 inputs), cumprod included.
+    b = betas.to(dtype=x_t.dtype, device=x_t.device)
+    alphas = 1 - b
+    abar = torch.cumprod(alphas, dim=0)
+    mean = (x_t - b[t] / torch.sqrt(1 - abar[t]) * eps_pred) / torch.sqrt(alphas[t])
+    if t == 0:
+        return mean
+    sigma = torch.sqrt((1 - abar[t - 1]) / (1 - abar[t]) * b[t])
+    return mean + sigma * z
 
 
 # --- ch10.ddim_step -------------------------------------------------------------------
@@ -352,6 +439,15 @@ def ddim_step__direction_without_sqrt(x_t, t, t_prev, eps_pred, alphas_cumprod):
     return math.sqrt(a_prev) * x0 + (1 - a_prev) * eps_pred
 
 
+@mutant("ch10.ddim_step", expect=r"clip")
+def ddim_step__clips_x0(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    # Clips the predicted x0 to [-1, 1], as image samplers often do.
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = ((x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)).clamp(-1, 1)
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
+
+
 @variant("ch10.ddim_step")
 def ddim_step__ratio_form(x_t, t, t_prev, eps_pred, alphas_cumprod):
     # x_prev = sqrt(a_prev / a_t) x_t + (sqrt(1 - a_prev) - sqrt(a_prev (1 - a_t) / a_t)) eps
@@ -360,6 +456,15 @@ def ddim_step__ratio_form(x_t, t, t_prev, eps_pred, alphas_cumprod):
     c_x = math.sqrt(a_prev / a_t)
     c_eps = math.sqrt(1 - a_prev) - math.sqrt(a_prev * (1 - a_t) / a_t)
     return c_x * x_t + c_eps * eps_pred
+
+
+@variant("ch10.ddim_step")
+def ddim_step__schedule_in_x_dtype(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    abar = alphas_cumprod.to(dtype=x_t.dtype, device=x_t.device)
+    a_t = abar[t]
+    a_prev = abar[t_prev] if t_prev >= 0 else torch.ones_like(a_t)
+    x0 = (x_t - torch.sqrt(1 - a_t) * eps_pred) / torch.sqrt(a_t)
+    return torch.sqrt(a_prev) * x0 + torch.sqrt(1 - a_prev) * eps_pred
 
 
 # --- ch10.diffusion_train_sample ------------------------------------------------------
