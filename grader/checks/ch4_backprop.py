@@ -1,6 +1,6 @@
 """Checks for chapter 4: backpropagation, optimiser steps, normalisation.
 
-Expected values come from PyTorch itself (autograd, torch.optim, F.batch_norm,
+Expected values come from PyTorch itself (autograd, torch.optim's update kernels, F.batch_norm,
 F.layer_norm) or from the reference; known mistakes are recomputed here so feedback can
 name them.
 """
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from grader.checks import exercise
 from grader.compare import expect_close
+from grader import optimizers
 from grader.precision import autograd, truth
 from grader.probes import FUNCTIONS
 from grader.strategies import float_dtypes, labels, learning_rates, positive_tensors, sizes, tensors
@@ -331,29 +332,11 @@ def trajectory(draw, steps=4):
     return w, grads
 
 
-def torch_optimizer_run(make, w0, grads, state_keys):
-    """Run a torch.optim optimizer over `grads` in float64; per step (w, *state)."""
-
-    def run(w0, grads):
-        p = torch.nn.Parameter(w0.clone())
-        opt = make([p])
-        out = []
-        for g in grads:
-            p.grad = g.clone()
-            opt.step()
-            state = opt.state[p]
-            # SGD without momentum keeps no buffer: its "velocity" is the gradient itself
-            out.append((p.detach().clone(), *[state[k].clone() if k in state else g.clone() for k in state_keys]))
-        return out
-
-    return truth(run, w0, grads)
-
-
 @exercise("ch4.sgd_step", points=2)
 @given(case=trajectory(steps=1), lr=learning_rates())
 def check_sgd_step_matches_torch_optim(student, ref, case, lr):
     w, (dw,) = case
-    [(expected, _)] = torch_optimizer_run(lambda p: torch.optim.SGD(p, lr=lr), w, [dw], ["momentum_buffer"])
+    [(expected, _)] = optimizers.trajectory("sgd", w, [dw], lr=lr)
     expect_close(
         student.sgd_step(w, dw, lr),
         expected,
@@ -368,7 +351,7 @@ def check_sgd_step_matches_torch_optim(student, ref, case, lr):
 def check_sgd_momentum_matches_torch_optim(student, ref, case, lr, momentum, nesterov):
     w0, grads = case
     nesterov = nesterov and momentum > 0
-    expected = torch_optimizer_run(lambda p: torch.optim.SGD(p, lr=lr, momentum=momentum, nesterov=nesterov), w0, grads, ["momentum_buffer"])
+    expected = optimizers.trajectory("sgd", w0, grads, lr=lr, momentum=momentum, nesterov=nesterov)
     w, v = w0, torch.zeros_like(w0)
     for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
         v_new = momentum * v + dw
@@ -396,7 +379,7 @@ def check_sgd_momentum_matches_torch_optim(student, ref, case, lr, momentum, nes
 @given(case=trajectory(steps=8), lr=learning_rates())
 def check_sgd_nesterov_long_run(student, ref, case, lr):
     w0, grads = case
-    expected = torch_optimizer_run(lambda p: torch.optim.SGD(p, lr=lr, momentum=0.9, nesterov=True), w0, grads, ["momentum_buffer"])
+    expected = optimizers.trajectory("sgd", w0, grads, lr=lr, momentum=0.9, nesterov=True)
     w, v = w0, torch.zeros_like(w0)
     for dw in grads:
         w, v = student.sgd_momentum_step(w, dw, v, lr, 0.9, True)
@@ -407,7 +390,7 @@ def check_sgd_nesterov_long_run(student, ref, case, lr):
 @given(case=trajectory(), lr=learning_rates(), alpha=st.sampled_from([0.9, 0.99]), eps=st.sampled_from([1e-8, 1e-3]))
 def check_rmsprop_matches_torch_optim(student, ref, case, lr, alpha, eps):
     w0, grads = case
-    expected = torch_optimizer_run(lambda p: torch.optim.RMSprop(p, lr=lr, alpha=alpha, eps=eps), w0, grads, ["square_avg"])
+    expected = optimizers.trajectory("rmsprop", w0, grads, lr=lr, alpha=alpha, eps=eps)
     w, s = w0, torch.zeros_like(w0)
     for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
         s_new = alpha * s + (1 - alpha) * dw * dw
@@ -429,7 +412,7 @@ def check_rmsprop_matches_torch_optim(student, ref, case, lr, alpha, eps):
 @given(case=trajectory(steps=6))
 def check_rmsprop_default_hyperparameters(student, ref, case):
     w0, grads = case
-    expected = torch_optimizer_run(lambda p: torch.optim.RMSprop(p, lr=0.01), w0, grads, ["square_avg"])
+    expected = optimizers.trajectory("rmsprop", w0, grads, lr=0.01)
     w, s = w0, torch.zeros_like(w0)
     for dw in grads:
         w, s = student.rmsprop_step(w, dw, s, 0.01)
@@ -460,7 +443,7 @@ def _adam_mistakes(w, dw, m, v, t, lr, b1, b2, eps, wd):
 def check_adam_matches_torch_optim(student, ref, case, lr, betas, eps, wd):
     w0, grads = case
     b1, b2 = betas
-    expected = torch_optimizer_run(lambda p: torch.optim.Adam(p, lr=lr, betas=betas, eps=eps, weight_decay=wd), w0, grads, ["exp_avg", "exp_avg_sq"])
+    expected = optimizers.trajectory("adam", w0, grads, lr=lr, betas=betas, eps=eps, weight_decay=wd)
     w, m, v = w0, torch.zeros_like(w0), torch.zeros_like(w0)
     for t, (dw, exp) in enumerate(zip(grads, expected), start=1):
         expect_close(
@@ -477,7 +460,7 @@ def check_adam_matches_torch_optim(student, ref, case, lr, betas, eps, wd):
 @given(case=trajectory(steps=10), lr=learning_rates())
 def check_adam_ten_steps_with_defaults(student, ref, case, lr):
     w0, grads = case
-    expected = torch_optimizer_run(lambda p: torch.optim.Adam(p, lr=lr), w0, grads, ["exp_avg", "exp_avg_sq"])
+    expected = optimizers.trajectory("adam", w0, grads, lr=lr)
     w, m, v = w0, torch.zeros_like(w0), torch.zeros_like(w0)
     for t, dw in enumerate(grads, start=1):
         w, m, v = student.adam_step(w, dw, m, v, t, lr)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
+from grader import optimizers
 from grader.diagnose import nearest
 from grader.compare import expect, expect_close, fail
 from grader.precision import truth
@@ -158,20 +159,8 @@ def trajectory(draw, steps: int = 4):
 
 
 def _adamw_run(w0: torch.Tensor, grads: list[torch.Tensor], **hyper: float) -> list[tuple]:
-    """torch.optim.AdamW over `grads` in float64; per step (w, m, v)."""
-
-    def run(w0, grads):
-        p = torch.nn.Parameter(w0.clone())
-        opt = torch.optim.AdamW([p], foreach=False, **hyper)
-        out = []
-        for g in grads:
-            p.grad = g.clone()
-            opt.step()
-            state = opt.state[p]
-            out.append((p.detach().clone(), state["exp_avg"].clone(), state["exp_avg_sq"].clone()))
-        return out
-
-    return truth(run, w0, grads)
+    """torch.optim.AdamW's update rule over `grads` in float64; per step (w, m, v)."""
+    return optimizers.trajectory("adamw", w0, grads, **hyper)
 
 
 def _adamw_mistakes(w, dw, m, v, t, lr, b1, b2, eps, wd) -> dict:
