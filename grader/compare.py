@@ -46,9 +46,10 @@ class Known:
         }
     """
 
-    def __init__(self, *outputs: object, **params: object):
+    def __init__(self, *outputs: object, describe: Callable[[dict], dict] | None = None, **params: object):
         self.outputs = outputs
-        self.params = params
+        # message parameters; `describe` computes them from the failure's own (index, ...)
+        self.params = describe if describe is not None else params
 
 
 def partial_credit(fraction: float, key: str, reveal: dict | None = None, **params: object) -> None:
@@ -85,6 +86,7 @@ def expect_close(
     rtol: float | None = None,
     atol: float | None = None,
     batch: int | None = None,
+    named: list[tuple[str, object, dict | Callable[[dict], dict]]] = (),
 ) -> None:
     """Assert that `got` matches `expected`, leaf by leaf.
 
@@ -96,10 +98,14 @@ def expect_close(
         one gets that key's explanation. May be a function returning that dict, called
         only when an answer is wrong (for mistakes that are costly to compute).
     batch: the batch size, so a result off by a factor of N is recognised.
+    named: more known mistakes as (key, output, message parameters) triples, several
+        allowed per key; the parameters may be a function of the failure's parameters.
 
     Structure, shapes and dtypes of every leaf are checked before any value, so a
     transposed gradient is reported as such rather than through its effect on others.
     """
+    if named:
+        mistakes = _with_named(mistakes, list(named))
     ctx = _Context(inputs, mistakes, rtol, atol, batch)
     if isinstance(name, tuple):
         if not isinstance(expected, tuple):
@@ -179,12 +185,13 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
         if type(got) is not type(expected) and not (isinstance(expected, float) and isinstance(got, int)):
             fail("compare.type", reveal, name=path, expected=diagnose.type_name(expected), got=diagnose.type_name(got))
         key, params = diagnose.exact_mistake(got, known) or ("compare.value", {})
-        fail(key, reveal | also, name=path, **params)
+        fail(key, reveal | also, **_described(params, {"name": path}))
     if expected.dtype == torch.bool or not expected.dtype.is_floating_point:
         wrong = got != expected
         index = tuple(int(i) for i in wrong.nonzero()[0])
         key, params = diagnose.exact_mistake(got, known) or ("compare.mismatch_exact", {})
-        fail(key, _reveal(ctx) | _values(got, expected, index) | also, name=path, count=int(wrong.sum()), total=expected.numel(), index=index, **params)
+        base = {"name": path, "count": int(wrong.sum()), "total": expected.numel(), "index": index}
+        fail(key, _reveal(ctx) | _values(got, expected, index) | also, **_described(params, base))
     rtol, atol = _tolerance(expected, ctx)
     bad = ~close(got, expected, rtol, atol)
     error = (got.double() - expected.double()).abs()
@@ -192,16 +199,29 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
     index = tuple(int(i) for i in torch.unravel_index(error.argmax(), error.shape)) if error.dim() else ()
     floats = {k: [(c, p) for c, p in forms if isinstance(c, torch.Tensor)] for k, forms in known.items()}
     key, params = diagnose.value_mistake(got, expected, bad, ctx.batch, floats, (rtol, atol))
-    fail(
-        key,
-        _reveal(ctx) | _values(got, expected, index) | also,
-        name=path,
-        index=index,
-        error=float(error.max()),
-        count=int(bad.sum()),
-        total=expected.numel(),
-        **params,
-    )
+    base = {"name": path, "index": index, "error": float(error.max()), "count": int(bad.sum()), "total": expected.numel()}
+    fail(key, _reveal(ctx) | _values(got, expected, index) | also, **_described(params, base))
+
+
+def _described(params: dict | Callable[[dict], dict], base: dict) -> dict:
+    """A failure's message parameters: its own, then those of the mistake it matched."""
+    return base | (params(base) if callable(params) else params)
+
+
+def _with_named(mistakes, named: list) -> Callable[[], dict]:
+    """`mistakes` (a dict or a function returning one) with the `named` triples added."""
+
+    def merged() -> dict:
+        table: dict[str, list[Known]] = {}
+        base = mistakes() if callable(mistakes) else (mistakes or {})
+        for key, value in base.items():
+            table.setdefault(key, []).extend(value if isinstance(value, list) and all(isinstance(v, Known) for v in value) else [value if isinstance(value, Known) else Known(value)])
+        for key, output, params in named:
+            known = Known(output, describe=params) if callable(params) else Known(output, **params)
+            table.setdefault(key, []).append(known)
+        return table
+
+    return merged
 
 
 def _leaf(mistakes: dict | Callable | None, where: tuple) -> dict[str, list[tuple[object, dict]]]:

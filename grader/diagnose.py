@@ -117,7 +117,7 @@ def value_mistake(
     ]
     if explained:
         _, key, params = min(explained, key=lambda e: e[0])  # the closest explanation
-        return key, dict(params)
+        return key, params
     finite_expected = torch.isfinite(expected)
     if (~torch.isfinite(got) & finite_expected).any():
         return "mistake.nonfinite", {}

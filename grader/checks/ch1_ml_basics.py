@@ -20,38 +20,11 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import CheckFailure, expect, expect_close, fail
+from grader.compare import expect, expect_close, fail
 from grader.precision import tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, shapes, sizes, tensors
 
 EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
-
-
-def expect_close_naming(got, expected, *, named=(), mistakes=None, name="output", **kwargs) -> None:
-    """`expect_close`, plus two things its `mistakes` cannot do:
-
-    - `named`: (key, candidate output, params) triples for known mistakes whose message
-      needs parameters ({factor}, {found}), several allowed per key;
-    - integer leaves (k-means assignments) are matched exactly against every candidate,
-      as `expect_close` only names mistakes in floating-point leaves.
-    """
-    entries = [(key, cand, {}) for key, cand in (mistakes or {}).items()] + list(named)
-    tagged = {(key, i): cand for i, (key, cand, _) in enumerate(entries)}
-    try:
-        expect_close(got, expected, mistakes=tagged, name=name, **kwargs)
-    except CheckFailure as exc:
-        if isinstance(exc.key, tuple):
-            key, params = entries[exc.key[1]][0], entries[exc.key[1]][2]
-            params = params(exc.params) if callable(params) else params
-            raise CheckFailure(key, {**exc.params, **params}, exc.reveal) from None
-        if exc.key == "compare.mismatch_exact" and isinstance(name, tuple) and exc.params.get("name") in name:
-            i = name.index(exc.params["name"])
-            for key, cand, params in entries:
-                leaf = cand[i] if isinstance(cand, tuple) else None
-                if isinstance(leaf, torch.Tensor) and leaf.shape == got[i].shape and torch.equal(leaf, got[i]):
-                    params = params(exc.params) if callable(params) else params
-                    raise CheckFailure(key, {**exc.params, **params}, exc.reveal) from None
-        raise
 
 
 def _reveal(inputs: dict | None) -> dict:
@@ -98,7 +71,7 @@ def _global_max_softmax(x, dim):
 def check_softmax_matches_pytorch(student, ref, case):
     x, dim = case
     e = truth(lambda x: torch.exp(x - x.amax(dim=dim, keepdim=True)), x)
-    expect_close_naming(
+    expect_close(
         student.softmax(x, dim=dim),
         truth(F.softmax, x, dim=dim),
         name="out",
@@ -171,7 +144,7 @@ def _log_softmax_mistakes(x, dim):
 @given(case=logits_case())
 def check_log_softmax_matches_pytorch(student, ref, case):
     x, dim = case
-    expect_close_naming(
+    expect_close(
         student.log_softmax(x, dim=dim),
         truth(F.log_softmax, x, dim=dim),
         name="out",
@@ -184,7 +157,7 @@ def check_log_softmax_matches_pytorch(student, ref, case):
 @given(case=large_logits_case())
 def check_log_softmax_finite_for_large_logits(student, ref, case):
     x, dim = case
-    expect_close_naming(
+    expect_close(
         student.log_softmax(x, dim=dim),
         truth(F.log_softmax, x, dim=dim),
         name="out",
@@ -198,7 +171,7 @@ def check_log_softmax_finite_for_large_logits(student, ref, case):
 def check_log_softmax_larger_tensors_with_large_gaps(student, ref, case, shift):
     x, dim = case
     x = x + shift
-    expect_close_naming(student.log_softmax(x, dim=dim), truth(F.log_softmax, x, dim=dim), name="out", **_log_softmax_mistakes(x, dim))
+    expect_close(student.log_softmax(x, dim=dim), truth(F.log_softmax, x, dim=dim), name="out", **_log_softmax_mistakes(x, dim))
 
 
 # --- conditional from a joint table ---------------------------------------------------------
@@ -472,7 +445,7 @@ def _expect_kmeans(got, expected, x, init, iters, public=True):
     if isinstance(centroids, torch.Tensor) and centroids.is_floating_point() and centroids.isnan().any():
         # nan centroids come from the mean of an empty cluster (0 / 0)
         fail("mistake.ch1.kmeans.empty_cluster", _reveal(inputs))
-    expect_close_naming(
+    expect_close(
         got,
         expected,
         name=("centroids", "assignments"),
@@ -602,7 +575,7 @@ def _pca_mistakes(x, k, got, expected):
 
 
 def _expect_pca(got, expected, x, k, public=True):
-    expect_close_naming(
+    expect_close(
         got,
         expected,
         name=("components", "explained_variance"),

@@ -27,31 +27,6 @@ from grader.strategies import float_dtypes, generator, labels, seeds, shapes, si
 EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
 
 
-def expect_close_naming(got, expected, *, named=(), mistakes=None, **kwargs) -> None:
-    """`expect_close`, plus `named`: (key, candidate output, params) triples for known
-    mistakes whose message needs parameters ({factor}), several allowed per key."""
-    entries = [(key, cand, {}) for key, cand in (mistakes or {}).items()] + list(named)
-    # the candidate nearest to the answer first: when two would match, it is the likelier
-    entries.sort(key=lambda entry: _distance(got, entry[1]))
-    try:
-        expect_close(got, expected, mistakes={(key, i): cand for i, (key, cand, _) in enumerate(entries)}, **kwargs)
-    except CheckFailure as exc:
-        if isinstance(exc.key, tuple):
-            key, _, params = entries[exc.key[1]]
-            raise CheckFailure(key, {**exc.params, **params}, exc.reveal) from None
-        raise
-
-
-def _distance(got, candidate) -> float:
-    """Largest difference between the answer and a candidate over the outputs both have."""
-    if isinstance(got, (tuple, list)) and isinstance(candidate, tuple):
-        return max([_distance(g, c) for g, c in zip(got, candidate)] or [float("inf")])
-    if isinstance(got, torch.Tensor) and isinstance(candidate, torch.Tensor) and got.shape == candidate.shape and got.is_floating_point():
-        diff = (got.double() - candidate.double()).abs()
-        return float(torch.nan_to_num(diff, nan=float("inf")).max()) if diff.numel() else 0.0
-    return float("inf") if candidate is not None else 0.0
-
-
 def _condition_tolerance(dtype: torch.dtype, condition: float) -> dict:
     """rtol = atol for an answer whose rounding error grows like eps * condition."""
     rtol = max(tolerance(dtype)[0], 20 * EPS[dtype] * condition)
@@ -117,7 +92,7 @@ def regression_case(draw, max_n: int = 8, max_d: int = 4, l2s=(0.0, 0.1, 1.0, 10
 
 
 def _expect_ridge(got, X, y, l2, public=True, **tol):
-    expect_close_naming(
+    expect_close(
         got,
         truth(_ridge, X, y, l2),
         name=("w", "b"),
@@ -159,7 +134,7 @@ def check_linear_regression_fit_nearly_collinear_features(student, ref, case, de
     jitter = [("mistake.ch2.linear_regression_fit.ill_conditioned", truth(_ridge, X, y, l2 + j), {"condition": f"{condition:.2g}"}) for j in (1e-4, 1e-6, 1e-8)]
     try:
         # the answer is only defined to about eps * cond of the normal equations
-        expect_close_naming(
+        expect_close(
             got,
             truth(_ridge, X, y, l2),
             name=("w", "b"),
@@ -188,7 +163,7 @@ def check_linear_regression_fit_matches_scikit_learn(student, ref, case):
     model = LinearRegression() if l2 == 0 else Ridge(alpha=l2)
     model.fit(X.double().numpy(), y.double().numpy())
     expected = (torch.from_numpy(model.coef_).to(X.dtype), torch.tensor(float(model.intercept_), dtype=X.dtype))
-    expect_close_naming(
+    expect_close(
         student.linear_regression_fit(X, y, l2),
         expected,
         name=("w", "b"),
@@ -224,7 +199,7 @@ def _expect_mse(got, pred, target, public=True):
     absolute, root = r.abs().mean(), (r * r).mean().sqrt()
     if not torch.isclose(absolute, root, rtol=1e-3):  # equal when every |error| is the same
         named += [("mistake.ch2.mse_loss.absolute", absolute.to(pred.dtype), {}), ("mistake.ch2.mse_loss.root", root.to(pred.dtype), {})]
-    expect_close_naming(got, expected, name="loss", inputs=dict(pred=pred, target=target) if public else None, named=named)
+    expect_close(got, expected, name="loss", inputs=dict(pred=pred, target=target) if public else None, named=named)
 
 
 @exercise("ch2.mse_loss", points=1)
@@ -291,7 +266,7 @@ def gd_case(draw, max_n: int = 6, max_d: int = 4):
 def check_linear_regression_gd_trajectory(student, ref, case, steps):
     X, y, lr = case
     for k in range(1, steps + 1):  # the trajectory, one step count at a time
-        expect_close_naming(
+        expect_close(
             student.linear_regression_gd(X, y, lr, k),
             truth(ref.linear_regression_gd, X, y, lr, k),
             name=(f"w after {k} steps", f"b after {k} steps"),
@@ -307,7 +282,7 @@ def check_linear_regression_gd_first_step_in_closed_form(student, ref, case, ste
     # from w = 0, b = 0 the residuals are -y: one step gives w = lr (2 / N) X^T y, b = lr 2 mean(y)
     n = X.shape[0]
     expected = truth(lambda X, y: (lr * 2 / n * (X.T @ y) * steps, lr * 2 * y.mean() * steps), X, y)
-    expect_close_naming(
+    expect_close(
         student.linear_regression_gd(X, y, lr, steps),
         expected,
         name=("w", "b"),
@@ -322,7 +297,7 @@ def check_linear_regression_gd_long_run(student, ref, case, steps):
     X, y, _ = case
     Xa = torch.cat([X.double(), torch.ones(X.shape[0], 1, dtype=torch.float64)], dim=1)
     lr = 0.9 / float(torch.linalg.eigvalsh(2 / X.shape[0] * Xa.T @ Xa).max())  # a stable step
-    expect_close_naming(
+    expect_close(
         student.linear_regression_gd(X, y, lr, steps),
         truth(ref.linear_regression_gd, X, y, lr, steps),
         name=(f"w after {steps} steps", f"b after {steps} steps"),
@@ -347,7 +322,7 @@ def _expect_sigmoid(got, x, public=True, tails=False):
     # in the tails: relative accuracy even where sigmoid(x) is tiny, down to a few units
     # of the smallest subnormal number (float32 sigmoid(-100) = 3.8e-44 is representable)
     tol = {"rtol": 32 * EPS[x.dtype], "atol": 4 * torch.finfo(x.dtype).tiny * EPS[x.dtype]} if tails else {}
-    expect_close_naming(
+    expect_close(
         got,
         truth(_two_sided_sigmoid, x),
         name="out",
@@ -498,7 +473,7 @@ def _logistic_mistakes(X, y, w, b, expected):
 
 def _expect_logistic(student, X, y, w, b, public=True, **tol):
     expected = _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b)
-    expect_close_naming(
+    expect_close(
         student.logistic_regression_grad(X, y, w, b),
         expected,
         name=("loss", "dw", "db"),
@@ -568,7 +543,7 @@ def _softmax_mistakes(X, y, W, b, expected):
 
 def _expect_softmax(student, X, y, W, b, public=True, **tol):
     expected = _autograd_loss(F.cross_entropy, X, y, W, b)
-    expect_close_naming(
+    expect_close(
         student.softmax_regression_grad(X, y, W, b),
         expected,
         name=("loss", "dW", "db"),
