@@ -361,7 +361,6 @@ def check_polynomial_kernel_matches_sklearn(student, ref, pair, degree, gamma, c
 def check_polynomial_kernel_defaults(student, ref, pair):
     X, Y = pair
     got = student.polynomial_kernel(X, Y)
-    n, m, d = X.shape[0], Y.shape[0], X.shape[1]
     expect_close(
         got,
         sklearn_truth(_sk_pairwise().polynomial_kernel, X, Y),
