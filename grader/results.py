@@ -39,10 +39,13 @@ class ExerciseResult:
     checks: list[CheckResult] = field(default_factory=list)
     hidden_not_run: int = 0
     """Hidden checks of this exercise that this run did not execute (`check` runs public ones)."""
+    integrity: list[str] = field(default_factory=list)
+    """Integrity flags (`grader_frames`, `grader_modules`, ...): the code reached for the
+    grader's machinery. A flagged exercise scores 0 and instructors see the flag."""
 
     @property
     def score(self) -> float:
-        return sum(c.score for c in self.checks)
+        return 0.0 if self.integrity else sum(c.score for c in self.checks)
 
     @property
     def max_score(self) -> float:
@@ -77,6 +80,9 @@ class Report:
     exercises: list[ExerciseResult] = field(default_factory=list)
     duration: float = 0.0
     version: int = REPORT_VERSION
+    isolation: str = "python"
+    """The boundary student code ran inside: "bwrap" (an OS sandbox), "user" (a dedicated
+    unprivileged user) or "python" (in-process walls only)."""
 
     @property
     def score(self) -> float:
@@ -100,6 +106,8 @@ class Report:
             "version": self.version,
             "seed": self.seed,
             "device": self.device,
+            "isolation": self.isolation,
+            "integrity": {e.id: e.integrity for e in self.exercises if e.integrity},
             "score": self.score,
             "max_score": self.max_score,
             "hidden_not_run": self.hidden_not_run,
@@ -112,6 +120,7 @@ class Report:
                     "max_score": e.max_score,
                     "status": e.status,
                     "hidden_not_run": e.hidden_not_run,
+                    "integrity": e.integrity,
                     "checks": [asdict(c) | {"duration": round(c.duration, 4)} for c in e.checks],
                 }
                 for e in self.exercises

@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.backends.cudnn.allow_tf32 = False
     if opts.device.startswith("cuda"):
         torch.zeros(1, device=opts.device)  # initialise CUDA (it loads libraries) first
+        # device_count() loads NVML through ctypes on its first call after initialisation
+        # (torch.manual_seed calls it): do it now, before the walls refuse ctypes
+        torch.cuda.device_count()
     walls = sandbox.install(Path.cwd(), Path(opts.path))
     # the grader's own folders leave sys.path: student code imports only from its folder
     grader_root = str(Path(guard.__file__).resolve().parent.parent)
