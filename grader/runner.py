@@ -50,6 +50,8 @@ def run(
     threads: int | None = None,
     lang: str | None = None,
     recorder=None,
+    isolation: str = "auto",
+    require_isolation: bool = False,
 ) -> Report:
     """Grade `exercises` of the submission at `path`.
 
@@ -66,21 +68,54 @@ def run(
         hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     started = time.perf_counter()
     threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
-    worker = Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads)
+    requested = _isolation_to_run(isolation, require_isolation)
+    worker = Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested)
     worker.start()
+    _preload()
     try:
         collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder)
     finally:
         worker.stop()
     if collector.problems:
         raise GraderError("\n".join(collector.problems))
-    report = Report(seed=seed, device=device)
+    report = Report(seed=seed, device=device, isolation=worker.isolation)
     for e in exercises:
         report.exercises.append(
             ExerciseResult(e.id, e.chapter, collector.results.get(e.id, []), collector.hidden_not_run.get(e.id, 0) + hidden_elsewhere.get(e.id, 0))
         )
     report.duration = time.perf_counter() - started
     return report
+
+
+def _isolation_to_run(isolation: str, required: bool) -> str:
+    """The mode to ask the worker for. With `required`, the requested mode ("auto": a
+    real boundary, bwrap or user) must be able to run, else GraderError."""
+    from grader import isolation as iso
+
+    if isolation not in iso.CHOICES:
+        raise GraderError(f"unknown isolation {isolation!r}; expected one of {', '.join(iso.CHOICES)}")
+    try:
+        mode = iso.choose(isolation)
+    except iso.IsolationUnavailable as exc:
+        if required:
+            raise GraderError(f"isolation {isolation} cannot run here: {exc}") from None
+        return "auto"
+    if required and mode == "python" and isolation == "auto":
+        reasons = "; ".join(f"{m}: {iso.why_not(m)}" for m in ("bwrap", "user"))
+        raise GraderError(f"no operating-system isolation can run here ({reasons})")
+    return mode
+
+
+def _preload() -> None:
+    """Import what the grader will need before any student code runs: a module imported
+    later could have been rewritten meanwhile where the worker's walls are Python's own."""
+    import grader.export.gradescope  # noqa: F401
+    import grader.export.junit  # noqa: F401
+    import grader.export.markdown  # noqa: F401
+    from grader.messages import catalogue, current_lang
+
+    catalogue(current_lang())
+    catalogue("en")
 
 
 def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder=None):

@@ -134,63 +134,82 @@ class Worker:
     calls: int = 0
     _proc: subprocess.Popen | None = field(default=None, repr=False)
     _fds: tuple[int, int] = (-1, -1)
+    requested_isolation: str = "auto"
+    """"auto", "bwrap", "user" or "python" (see `grader.isolation`)."""
+    isolation: str = ""
+    """The mode the worker runs under, once started."""
     _ready: bool = False
-    _scratch_dir: str | None = None
+    _launch: object | None = None
 
     def start(self) -> None:
         """Start the process without waiting for it (it imports torch meanwhile)."""
         if self._proc is not None:
             return
+        from grader import isolation
+
+        self.isolation = isolation.choose(self.requested_isolation)
+        launch = isolation.plan(self.isolation, Path(self.path), self.device)
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        scratch = self._scratch()
         # a scrubbed environment: nothing of the grader's (tokens, paths) reaches student code
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES")}
-        env.update(HOME=scratch, TMPDIR=scratch, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads), PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+        env.update(HOME=launch.home, TMPDIR=launch.home, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads), PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+        path = isolation.python_path()
+        if path:
+            env["PYTHONPATH"] = path
         cmd = [
-            sys.executable, "-m", "grader.worker",
+            *launch.argv, sys.executable, "-m", "grader.worker",
             "--fd-in", str(to_child_r), "--fd-out", str(from_child_w),
-            "--path", str(Path(self.path).resolve()), "--threads", str(self.threads),
+            "--path", str(launch.submission), "--threads", str(self.threads),
             "--memory-mb", str(0 if self.device.startswith("cuda") else self.memory_mb),
-            "--device", self.device,
+            "--device", self.device, "--isolation", self.isolation,
         ]
-        self._proc = subprocess.Popen(
-            cmd,
-            pass_fds=(to_child_r, from_child_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=scratch,
-            env=env | {"PYTHONPATH": _grader_root()},
-            start_new_session=True,
-        )
+        if path:
+            cmd += ["--drop-path", path]
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                pass_fds=(to_child_r, from_child_w, *launch.pass_fds),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                **launch.popen_kwargs(),
+            )
+        except BaseException:
+            launch.cleanup()
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+                os.close(fd)
+            raise
         os.close(to_child_r)
         os.close(from_child_w)
+        self._launch = launch
+        for fd in launch.pass_fds:  # the launcher has read what it needed at exec
+            os.close(fd)
+        launch.pass_fds = ()
         self._fds = (to_child_w, from_child_r)
         self._ready = False
 
-    def _scratch(self) -> str:
-        """A fresh working directory for student code, removed when the worker stops."""
-        self._scratch_dir = tempfile.mkdtemp(prefix="dlcourse-worker-")
-        return self._scratch_dir
-
     def stop(self) -> None:
-        if self._scratch_dir:
-            shutil.rmtree(self._scratch_dir, ignore_errors=True)
-            self._scratch_dir = None
-        if self._proc is None:
-            return
-        try:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self._proc.wait()
-        for fd in self._fds:
+        if self._proc is not None:
             try:
-                os.close(fd)
-            except OSError:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
                 pass
-        self._proc, self._fds, self._ready = None, (-1, -1), False
+            uid = getattr(self._launch, "uid", None)
+            if uid is not None:  # every process of the worker's own uid, setsid or not
+                _kill_uid(uid)
+            self._proc.wait()
+            for fd in self._fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._proc, self._fds, self._ready = None, (-1, -1), False
+        if self._launch is not None:
+            self._launch.cleanup()
+            self._launch = None
 
     def _wait_ready(self) -> None:
         if self._ready:
@@ -248,9 +267,15 @@ def _has_tensor(value: object) -> bool:
     return False
 
 
-def _grader_root() -> str:
-    """The folder that holds the `grader` package, so the worker can import it."""
-    return str(Path(__file__).resolve().parent.parent)
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process of `uid` (the `user` isolation's own uid): kill(-1) run as
+    that uid reaches exactly its processes, a session of their own included."""
+    try:
+        subprocess.run([sys.executable, "-S", "-c", "import os; os.kill(-1, 9)"], user=uid, group=uid,
+                       extra_groups=[], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, cwd="/", timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        pass
 
 
 def _exit_detail(code: int | None) -> str:

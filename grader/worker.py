@@ -63,7 +63,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     sys.stderr.write(f"{category.__name__}: {message}\n")
 
 
-def die_with_parent() -> None:
+def die_with_parent(isolation: str = "python") -> None:
     """Ask Linux to SIGKILL this process when the grader that started it dies, so a
     worker spinning in student code never outlives a killed `grade` (no-op elsewhere).
     Runs before the walls go up: it needs ctypes."""
@@ -75,14 +75,25 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:  # the parent died before the request took effect
+    # the parent died before the request took effect (inside bubblewrap's pid namespace
+    # the parent is its init, pid 1, and bubblewrap's --die-with-parent does this job)
+    if os.getppid() == 1 and isolation != "bwrap":
         os._exit(1)
 
 
-def set_limits(memory_mb: int) -> None:
-    """Limits on what student code may use: no core dumps, a cap on open files and on the
-    size of files written (the scratch directory), and on memory (address space)."""
+CPU_SECONDS = 3600
+"""CPU time of one worker: far above a whole `grade all`, a stop to a spinning orphan."""
+USER_MAX_PROCESSES = 256
+
+
+def set_limits(memory_mb: int, isolation: str = "python") -> None:
+    """Limits on what student code may use: no core dumps, a cap on open files, on the
+    size of files written (the scratch directory), on CPU time and on memory (address
+    space); under the `user` isolation, whose uid is the worker's alone, on processes."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS + 5))
+    if isolation == "user":
+        resource.setrlimit(resource.RLIMIT_NPROC, (USER_MAX_PROCESSES, USER_MAX_PROCESSES))
     resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails, it does not kill
@@ -286,10 +297,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--memory-mb", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--isolation", default="python", choices=("bwrap", "user", "python"))
+    parser.add_argument("--drop-path", action="append", default=[], help="a sys.path entry only the grader needs (a checkout)")
     opts = parser.parse_args(argv)
 
-    die_with_parent()
-    set_limits(opts.memory_mb)
+    die_with_parent(opts.isolation)
+    set_limits(opts.memory_mb, opts.isolation)
     sys.dont_write_bytecode = True  # importing student files writes nothing beside them
     stdout = BoundedText()
     sys.stdout = sys.stderr = stdout
@@ -309,9 +322,11 @@ def main(argv: list[str] | None = None) -> None:
         # (torch.manual_seed calls it): do it now, before the walls refuse ctypes
         torch.cuda.device_count()
     walls = sandbox.install(Path.cwd(), Path(opts.path))
-    # the grader's own folders leave sys.path: student code imports only from its folder
-    grader_root = str(Path(guard.__file__).resolve().parent.parent)
-    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != grader_root]
+    # a checkout put on PYTHONPATH for the worker leaves sys.path again (student code
+    # imports only from its folder); site-packages stays, whatever it holds: packages
+    # import lazily (torch.optim imports sympy on first use)
+    dropped = {os.path.realpath(p) for p in opts.drop_path}
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in dropped]
     submission = Submission(Path(opts.path))
     walls.active = True
     wire.send(opts.fd_out, {"status": "ready"})

@@ -33,6 +33,8 @@ def grade(
     junit_file: Annotated[Path | None, FileOption("--junit", "JUnit XML (one testcase per check)")] = None,
     markdown_file: Annotated[Path | None, FileOption("--markdown", "a Markdown summary")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table (exports only).")] = False,
+    isolation: Annotated[str, typer.Option("--isolation", help="Where student code runs: auto (the strongest available), bwrap (an OS sandbox), user (a separate uid, when root) or python (in-process walls only).")] = "auto",
+    require_isolation: Annotated[bool, typer.Option("--require-isolation", help="Exit 3 unless the requested isolation (auto: bwrap or user) can run.")] = False,
 ) -> None:
     """Grade a submission with public and hidden checks. Exit 0 when grading completed."""
     from grader.curriculum import resolve_targets
@@ -43,7 +45,7 @@ def grade(
         exercises = resolve_targets(targets)
         if not submission.is_dir():
             raise UsageError(text("instructor.submission_missing", path=submission))
-        report = _run(exercises, exercises_folder(submission), device, seed, timeout)
+        report = _run(exercises, exercises_folder(submission), device, seed, timeout, isolation, require_isolation)
         _export(report, json_file, gradescope_file, junit_file, markdown_file)
     except typer.Exit:
         raise
@@ -59,7 +61,7 @@ def grade(
     raise typer.Exit(EXIT_OK)
 
 
-def _run(exercises, path, device, seed, timeout):
+def _run(exercises, path, device, seed, timeout, isolation="auto", require_isolation=False):
     from grader import runner
 
     try:
@@ -74,6 +76,8 @@ def _run(exercises, path, device, seed, timeout):
         include_hidden=True,
         profile="grade",
         timeout=timeout,
+        isolation=isolation,
+        require_isolation=require_isolation,
     )
 
 
