@@ -57,37 +57,42 @@ def bwrap_path() -> str | None:
 @functools.lru_cache(maxsize=None)
 def why_not(mode: str) -> str:
     """Empty when `mode` can run here, else the reason it cannot."""
+    from grader.messages import text
+
     if mode == "python":
         return ""
+    if mode not in MODES:
+        return text("isolation.unknown", mode=mode, choices=", ".join(CHOICES))
     if not sys.platform.startswith("linux"):
-        return f"{mode} needs Linux"
+        return text("isolation.needs_linux", mode=mode)
     if mode == "bwrap":
         exe = bwrap_path()
         if exe is None:
-            return "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+            return text("isolation.no_bwrap")
         probe = subprocess.run(
             [exe, *_namespaces(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
         )
         if probe.returncode != 0:
             detail = probe.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-            return f"bubblewrap cannot create namespaces here ({detail[0][:200]})"
+            return text("isolation.bwrap_fails", detail=detail[0][:200])
         return ""
     if mode == "user":
         if os.geteuid() != 0:
-            return "the user mode needs the grader to run as root (it starts the worker under another uid)"
+            return text("isolation.user_needs_root")
         blocked = _unreadable_for_others(Path(sys.executable).resolve().parent)
         if blocked:
-            return f"the Python runtime is not readable by other users ({blocked}; chmod o+x it)"
-        return ""
-    return f"unknown isolation {mode!r}"
+            return text("isolation.runtime_unreadable", folder=blocked)
+    return ""
 
 
 def choose(requested: str = "auto") -> str:
     """The mode to run: `requested` when it can run (else IsolationUnavailable), or for
     "auto" the strongest that can."""
     if requested not in CHOICES:
-        raise IsolationUnavailable(f"unknown isolation {requested!r}; expected one of {', '.join(CHOICES)}")
+        from grader.messages import text
+
+        raise IsolationUnavailable(text("isolation.unknown", mode=requested, choices=", ".join(CHOICES)))
     if requested != "auto":
         reason = why_not(requested)
         if reason:

@@ -91,18 +91,19 @@ def _isolation_to_run(isolation: str, required: bool) -> str:
     """The mode to ask the worker for. With `required`, the requested mode ("auto": a
     real boundary, bwrap or user) must be able to run, else GraderError."""
     from grader import isolation as iso
+    from grader.messages import text
 
     if isolation not in iso.CHOICES:
-        raise GraderError(f"unknown isolation {isolation!r}; expected one of {', '.join(iso.CHOICES)}")
+        raise GraderError(text("isolation.unknown", mode=isolation, choices=", ".join(iso.CHOICES)))
     try:
         mode = iso.choose(isolation)
     except iso.IsolationUnavailable as exc:
         if required:
-            raise GraderError(f"isolation {isolation} cannot run here: {exc}") from None
+            raise GraderError(text("isolation.required_unavailable", mode=isolation, reason=str(exc))) from None
         return "auto"
     if required and mode == "python" and isolation == "auto":
         reasons = "; ".join(f"{m}: {iso.why_not(m)}" for m in ("bwrap", "user"))
-        raise GraderError(f"no operating-system isolation can run here ({reasons})")
+        raise GraderError(text("isolation.none_available", reasons=reasons))
     return mode
 
 
