@@ -6,6 +6,8 @@
    exercises aside, which have their own time limits), against a bare
    `python -c "import torch"` on the same machine: the target is at most 4x.
 2. The round trip of one call to the worker with small tensors: the target is under 1 ms.
+3. With `--isolation bwrap python ...`, each chapter's check under each isolation mode
+   (DLCOURSE_ISOLATION), to measure what the operating-system boundary costs.
 
 Each figure is the median of `--repeat` runs. Run it on an otherwise idle machine.
 """
@@ -23,14 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = {"ch3.train_linear_svm", "ch5.digits_train_predict", "ch10.diffusion_train_sample"}
 
 
-def wall(cmd: list[str]) -> float:
+def wall(cmd: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
     return time.perf_counter() - start
 
 
-def median_wall(cmd: list[str], repeat: int) -> float:
-    return statistics.median(wall(cmd) for _ in range(repeat))
+def median_wall(cmd: list[str], repeat: int, env: dict | None = None) -> float:
+    return statistics.median(wall(cmd, env) for _ in range(repeat))
 
 
 def targets(chapter_id: str) -> list[str]:
@@ -67,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chapters", nargs="*")
+    parser.add_argument("--isolation", nargs="*", default=[], help="isolation modes to compare (bwrap user python)")
     opts = parser.parse_args()
     dlcourse = str(Path(sys.executable).with_name("dlcourse"))
     base = median_wall([sys.executable, "-c", "import torch"], opts.repeat)
@@ -82,6 +85,17 @@ def main() -> None:
         seconds = median_wall([dlcourse, "check", *picked, "--path", "solutions", "--json"], opts.repeat)
         label = c.id if picked == [c.id] else f"{c.id} (train exercise aside)"
         print(f"| {c.id} | {label} | {seconds:.2f} | {seconds / base:.1f}x |")
+    if opts.isolation:
+        import os
+
+        print("\n| chapter | " + " | ".join(opts.isolation) + " |")
+        print("|---|" + "---|" * len(opts.isolation))
+        for c in chapters():
+            if opts.chapters and c.id not in opts.chapters:
+                continue
+            cmd = [dlcourse, "check", *targets(c.id), "--path", "solutions", "--json"]
+            cells = [median_wall(cmd, opts.repeat, dict(os.environ, DLCOURSE_ISOLATION=m)) for m in opts.isolation]
+            print(f"| {c.id} | " + " | ".join(f"{x:.2f} s" for x in cells) + " |")
     print(f"\nworker round trip, small tensors: {round_trip():.3f} ms per call")
 
 

@@ -50,7 +50,7 @@ def run(
     threads: int | None = None,
     lang: str | None = None,
     recorder=None,
-    isolation: str = "auto",
+    isolation: str | None = None,
     require_isolation: bool = False,
 ) -> Report:
     """Grade `exercises` of the submission at `path`.
@@ -68,7 +68,8 @@ def run(
         hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     started = time.perf_counter()
     threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
-    requested = _isolation_to_run(isolation, require_isolation)
+    # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
+    requested = _isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation)
     worker = Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested)
     worker.start()
     _preload()
