@@ -1,6 +1,6 @@
 """Chapter 10: generative models (VAE, GAN, diffusion).
 
-CURRICULUM.md bans no PyTorch routine in this chapter: the losses may be written
+docs/curriculum.md bans no PyTorch routine in this chapter: the losses may be written
 with `softplus` or `binary_cross_entropy_with_logits`, the schedules with
 `torch.linspace`; what is graded is the maths (stability, reduction, indexing).
 """

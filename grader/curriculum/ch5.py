@@ -2,7 +2,7 @@
 
 from grader.curriculum.model import Chapter, Exercise
 
-# The routines these exercises rebuild. CURRICULUM.md lists F.conv2d, torch.conv2d,
+# The routines these exercises rebuild. docs/curriculum.md lists F.conv2d, torch.conv2d,
 # F.unfold, F.fold and nn.Conv2d; the module forms (nn.Unfold, nn.Fold) and the other
 # entry points to the same kernels (torch.convolution, the transposed convolution and
 # torch.nn.grad, which compute the backward pass) are banned with them.

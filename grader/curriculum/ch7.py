@@ -2,7 +2,7 @@
 
 from grader.curriculum.model import Chapter, Exercise
 
-# CURRICULUM.md bans torch.lstm_cell, nn.LSTMCell and nn.LSTM for the LSTM cell; the
+# docs/curriculum.md bans torch.lstm_cell, nn.LSTMCell and nn.LSTM for the LSTM cell; the
 # whole-sequence LSTM may not use them either (nor torch.lstm, the same kernel).
 _LSTM = ("torch.lstm_cell", "torch.nn.LSTMCell", "torch.nn.LSTM", "torch.lstm")
 _GRU = ("torch.gru_cell", "torch.nn.GRUCell", "torch.nn.GRU", "torch.gru")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Exercise:
-    """One graded function of CURRICULUM.md."""
+    """One graded function of docs/curriculum.md."""
 
     name: str
     """The function's name, as the student writes it (`linear_backward`)."""
