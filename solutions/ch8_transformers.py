@@ -5,7 +5,7 @@ the gradient of an embedding lookup, causal masks, scaled dot-product and
 multi-head attention, sinusoidal positional encodings, one pre-LayerNorm encoder
 layer, and SimCLR's InfoNCE (NT-Xent) contrastive loss.
 
-Conventions (see CURRICULUM.md): boolean masks are True where attention is
+Conventions (see docs/curriculum.md): boolean masks are True where attention is
 ALLOWED (as in `torch.nn.functional.scaled_dot_product_attention`); linear maps
 use the `nn.Linear` layout `y = x @ W.T + b`; sequences are batch-first.
 
