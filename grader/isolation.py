@@ -301,6 +301,9 @@ def _plan_bwrap(submission: Path, device: str) -> Launch:
             args += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
+    # the private scratch first: runtime folders may live under /tmp (a venv) and are
+    # mounted on top of it
+    args += ["--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group"):
         args += ["--ro-bind-try", f, f]
     shown = runtime_folders()
@@ -319,7 +322,6 @@ def _plan_bwrap(submission: Path, device: str) -> Launch:
             args += ["--dev-bind", str(dev), str(dev)]
         for extra in ("/usr/local/nvidia", "/usr/local/cuda", "/etc/alternatives", "/run/nvidia-persistenced"):
             args += ["--ro-bind-try", extra, extra]
-    args += ["--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     args += ["--ro-bind", str(submission), str(submission)]
     args += ["--chdir", "/tmp", "--hostname", "dlcourse"]
     fds: tuple[int, ...] = ()

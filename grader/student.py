@@ -172,7 +172,8 @@ class Worker:
                 pass_fds=(to_child_r, from_child_w, *launch.pass_fds),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                # DLCOURSE_DEBUG_WORKER=1 shows why a worker could not start
+                stderr=None if os.environ.get("DLCOURSE_DEBUG_WORKER") else subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
                 **launch.popen_kwargs(),
