@@ -337,8 +337,26 @@ def _plan_bwrap(submission: Path, device: str) -> Launch:
     return Launch("bwrap", argv=args, submission=submission, cwd="/", home="/tmp", pass_fds=fds)
 
 
+def worker_uid(grader_pid: int) -> int:
+    """The uid of the `user` mode's worker started by the grader `grader_pid`."""
+    return USER_UID_BASE + grader_pid
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of `uid` (a `user` worker's own uid): kill(-1) run as that uid
+    reaches exactly its processes, one in a session of its own included. Needs root."""
+    if os.geteuid() != 0 or uid < USER_UID_BASE:
+        return
+    try:
+        subprocess.run([sys.executable, "-S", "-c", "import os; os.kill(-1, 9)"], user=uid, group=uid,
+                       extra_groups=[], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, cwd="/", timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
 def _plan_user(submission: Path) -> Launch:
-    uid = USER_UID_BASE + os.getpid()
+    uid = worker_uid(os.getpid())
     for secret in secret_folders():
         try:  # root keeps reading them; the worker's uid is "other"
             secret.chmod(secret.stat().st_mode & ~0o077)

@@ -200,7 +200,9 @@ class Worker:
                 pass
             uid = getattr(self._launch, "uid", None)
             if uid is not None:  # every process of the worker's own uid, setsid or not
-                _kill_uid(uid)
+                from grader.isolation import kill_uid
+
+                kill_uid(uid)
             self._proc.wait()
             for fd in self._fds:
                 try:
@@ -266,17 +268,6 @@ def _has_tensor(value: object) -> bool:
     if isinstance(value, dict):
         return any(_has_tensor(v) for v in value.values())
     return False
-
-
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process of `uid` (the `user` isolation's own uid): kill(-1) run as
-    that uid reaches exactly its processes, a session of their own included."""
-    try:
-        subprocess.run([sys.executable, "-S", "-c", "import os; os.kill(-1, 9)"], user=uid, group=uid,
-                       extra_groups=[], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd="/", timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        pass
 
 
 def _exit_detail(code: int | None) -> str:
