@@ -8,6 +8,7 @@ Hypothesis and the checks. pytest runs in this process with only our plugin load
 
 from __future__ import annotations
 
+import atexit
 import os
 import time
 from pathlib import Path
@@ -70,13 +71,14 @@ def run(
     threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
     # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
     requested = _isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation)
-    worker = Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested)
+    worker = _worker(Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested))
     worker.start()
     _preload()
     try:
         collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder)
     finally:
         worker.stop()
+        _prepare_spare(worker)
     if collector.problems:
         raise GraderError("\n".join(collector.problems))
     report = Report(seed=seed, device=device, isolation=worker.isolation)
@@ -86,6 +88,55 @@ def run(
         )
     report.duration = time.perf_counter() - started
     return report
+
+
+# --- warm workers: instant re-checks ----------------------------------------------------
+
+_WARM: dict = {"on": False, "spare": None}
+
+
+def keep_workers_warm(on: bool = True) -> None:
+    """Keep a started worker waiting for this process's next run (`watch`, the notebook
+    API), so that a re-check skips the worker's start-up (importing torch). Every run
+    still gets a fresh worker: the spare is started after the previous run ended and
+    imports the student's files only at its first call, so no state leaks between runs."""
+    _WARM["on"] = on
+    if not on:
+        _drop_spare()
+
+
+def _same_worker(a, b) -> bool:
+    return (Path(a.path).resolve(), a.device, a.threads, a.requested_isolation) == (Path(b.path).resolve(), b.device, b.threads, b.requested_isolation)
+
+
+def _worker(wanted):
+    """The spare worker when it fits `wanted` (and is alive), else `wanted` itself."""
+    spare, _WARM["spare"] = _WARM["spare"], None
+    if spare is not None:
+        if _same_worker(spare, wanted) and spare.alive():
+            spare.timeout = wanted.timeout
+            return spare
+        spare.stop()
+    return wanted
+
+
+def _prepare_spare(done) -> None:
+    # the user mode grades a copy of the submission made at start: a spare would be stale
+    if _WARM["on"] and done.isolation != "user":
+        from grader.student import Worker
+
+        spare = Worker(done.path, device=done.device, timeout=done.timeout, threads=done.threads, requested_isolation=done.requested_isolation)
+        spare.start()
+        _WARM["spare"] = spare
+
+
+def _drop_spare() -> None:
+    spare, _WARM["spare"] = _WARM["spare"], None
+    if spare is not None:
+        spare.stop()
+
+
+atexit.register(_drop_spare)
 
 
 def _isolation_to_run(isolation: str, required: bool) -> str:
@@ -146,6 +197,9 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, re
         "-p", "no:cacheprovider",
         "-p", "no:terminal",
         "-p", "no:warnings",
+        # these two end every session with five full gc.collect() passes: 1.5 s of a re-check
+        "-p", "no:unraisableexception",
+        "-p", "no:threadexception",
         "--assert=plain",
     ]
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")

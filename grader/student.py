@@ -214,6 +214,10 @@ class Worker:
             self._launch.cleanup()
             self._launch = None
 
+    def alive(self) -> bool:
+        """Started and still running."""
+        return self._proc is not None and self._proc.poll() is None
+
     def _wait_ready(self) -> None:
         if self._ready:
             return
