@@ -1,0 +1,82 @@
+"""Wall time and peak memory of grading one submission, the whole process tree counted.
+
+    python benchmarks/bench_grade.py [--targets all] [--repeat 1] [--isolation auto]
+
+Runs `dlcourse grade TARGETS --submission solutions --quiet` with one torch thread
+(`DLCOURSE_THREADS=1`, as `grade-batch` does) and samples, every 50 ms, the resident
+memory of the grader and every process below it (the worker, bubblewrap): the peak of
+that sum is what a container must hold (Gradescope's default is 768 MB). Targets of
+issue 17: `grade all` at most 35 s and 700 MiB. Also prints `python -c "import torch"`
+for the ratio. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tree(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [pid], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measure(cmd: list[str], env: dict) -> tuple[float, float, int]:
+    """(seconds, peak MiB of the process tree, exit code)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_rss_kib(p) for p in _tree(proc.pid)))
+        time.sleep(0.05)
+    return time.perf_counter() - start, peak / 1024, proc.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--targets", nargs="*", default=["all"])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--isolation", default="auto")
+    opts = parser.parse_args()
+    env = dict(os.environ, DLCOURSE_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    base = statistics.median(measure([sys.executable, "-c", "import torch"], env)[0] for _ in range(3))
+    cmd = [sys.executable, "-m", "dlcourse_cli", "grade", *opts.targets, "--submission", "solutions", "--quiet",
+           "--isolation", opts.isolation]
+    runs = [measure(cmd, env) for _ in range(opts.repeat)]
+    seconds = statistics.median(r[0] for r in runs)
+    peak = max(r[1] for r in runs)
+    print(f"python -c 'import torch': {base:.2f} s")
+    print(f"grade {' '.join(opts.targets)} (isolation {opts.isolation}): {seconds:.1f} s wall "
+          f"({seconds / base:.1f}x import torch), peak tree RSS {peak:.0f} MiB, exit {runs[0][2]}")
+
+
+if __name__ == "__main__":
+    main()
