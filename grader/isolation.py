@@ -320,7 +320,8 @@ def _plan_bwrap(submission: Path, device: str) -> Launch:
     if device.startswith("cuda"):
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(dev), str(dev)]
-        for extra in ("/usr/local/nvidia", "/usr/local/cuda", "/etc/alternatives", "/run/nvidia-persistenced"):
+        # the CUDA runtime reads the driver's files and sysfs (device topology, NUMA nodes)
+        for extra in ("/usr/local/nvidia", "/usr/local/cuda", "/etc/alternatives", "/run/nvidia-persistenced", "/sys"):
             args += ["--ro-bind-try", extra, extra]
     args += ["--ro-bind", str(submission), str(submission)]
     args += ["--chdir", "/tmp", "--hostname", "dlcourse"]
