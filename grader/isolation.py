@@ -40,7 +40,7 @@ SCRATCH_BYTES = 256 << 20
 """Size of the worker's private tmpfs (bwrap): scratch files and home."""
 USER_UID_BASE = 100_000
 COPY_LIMIT = 64 << 20
-"""Bytes of submission copied for the `user` mode's readable copy."""
+"""Bytes of submission copied for the `user` mode's private copy."""
 
 
 class IsolationUnavailable(RuntimeError):
@@ -366,22 +366,25 @@ def _plan_user(submission: Path) -> Launch:
     base = tempfile.mkdtemp(prefix="dlcourse-user-")
     os.chmod(base, 0o711)
     copy = Path(base) / submission.name
-    _readable_copy(submission, copy)
+    _private_copy(submission, copy, uid)
     scratch = Path(base) / "scratch"
     scratch.mkdir(mode=0o700)
     os.chown(scratch, uid, uid)
     return Launch("user", submission=copy, cwd=str(scratch), scratch=None, copies=[base], uid=uid, home=str(scratch))
 
 
-def _readable_copy(source: Path, dest: Path) -> None:
-    """Copy the submission's regular files (never a link) into `dest`, readable by all."""
+def _private_copy(source: Path, dest: Path, uid: int) -> None:
+    """Copy the submission's regular files (never a link) into `dest`, owned by `uid` and
+    readable by it alone: another student's worker in the same batch has another uid."""
     total = 0
-    dest.mkdir(mode=0o755)
+    dest.mkdir(mode=0o700)
+    os.chown(dest, uid, uid)
     for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
         rel = Path(dirpath).relative_to(source)
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__" and not (Path(dirpath) / d).is_symlink()]
         for d in dirnames:
-            (dest / rel / d).mkdir(mode=0o755, exist_ok=True)
+            (dest / rel / d).mkdir(mode=0o700, exist_ok=True)
+            os.chown(dest / rel / d, uid, uid)
         for name in filenames:
             src = Path(dirpath) / name
             if src.is_symlink() or not src.is_file():
@@ -391,4 +394,5 @@ def _readable_copy(source: Path, dest: Path) -> None:
                 return
             target = dest / rel / name
             shutil.copyfile(src, target, follow_symlinks=False)
-            os.chmod(target, 0o644)
+            os.chmod(target, 0o400)
+            os.chown(target, uid, uid)

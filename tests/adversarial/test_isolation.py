@@ -191,3 +191,40 @@ def test_grade_reports_the_isolation_and_exits_3_when_it_is_required_but_missing
     )
     assert done.returncode == 3, done.stderr
     assert "bubblewrap" in done.stderr
+
+
+@pytest.mark.skipif(bool(isolation.why_not("user")), reason=f"user isolation unavailable here: {isolation.why_not('user')}")
+def test_user_mode_workers_of_two_submissions_cannot_read_each_other(tmp_path, monkeypatch):
+    uids = iter([isolation.USER_UID_BASE + 4_000_001, isolation.USER_UID_BASE + 4_000_002])
+    monkeypatch.setattr(isolation, "worker_uid", lambda pid: next(uids))
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    alice.mkdir()
+    bob.mkdir()
+    (alice / "secret.py").write_text("ANSWER = 'alice-solution-42'\n")
+    (bob / "peek.py").write_text(textwrap.dedent(
+        '''
+        import os
+        def peek():
+            found = []
+            for name in os.listdir("/tmp"):
+                if name.startswith("dlcourse-user-"):
+                    try:
+                        with open(f"/tmp/{name}/alice/secret.py") as f:
+                            found.append(f.read())
+                    except OSError as exc:
+                        found.append("blocked:" + type(exc).__name__)
+            return found
+        '''
+    ))
+    first, second = Worker(alice, requested_isolation="user"), Worker(bob, requested_isolation="user")
+    try:
+        first.start()
+        second.start()
+        reply = second.request({"op": "call", "modules": ["peek"], "func": "peek", "args": [], "kwargs": {},
+                                "device": "cpu", "banned": [], "autograd": False}, timeout=60)
+    finally:
+        first.stop()
+        second.stop()
+    assert reply.get("status") == "ok", reply
+    assert reply["value"], "alice's copy was not found at all: the probe tested nothing"
+    assert not any("alice-solution-42" in v for v in reply["value"]), reply["value"]
