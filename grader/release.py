@@ -25,8 +25,8 @@ import dlcourse_cli
 import exercises as exercises_pkg
 import grader
 
-GRADER_LEFT_OUT = {"release.py", "batch.py", "export", "recorded", "checks", "__pycache__"}
-CLI_LEFT_OUT = {"grade.py", "grade_batch.py", "release.py"}
+GRADER_LEFT_OUT = {"release.py", "batch.py", "gradebook.py", "submission.py", "__main__.py", "export", "recorded", "checks", "__pycache__"}
+CLI_LEFT_OUT = {"grade.py", "grade_batch.py", "gradebook.py", "release.py"}
 RECORD_PROFILE = "check"
 
 

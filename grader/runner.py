@@ -70,7 +70,7 @@ def run(
     started = time.perf_counter()
     threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
     # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
-    requested = _isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation)
+    requested = isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation)
     worker = _worker(Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested))
     worker.start()
     _preload()
@@ -139,7 +139,7 @@ def _drop_spare() -> None:
 atexit.register(_drop_spare)
 
 
-def _isolation_to_run(isolation: str, required: bool) -> str:
+def isolation_to_run(isolation: str, required: bool) -> str:
     """The mode to ask the worker for. With `required`, the requested mode ("auto": a
     real boundary, bwrap or user) must be able to run, else GraderError."""
     from grader import isolation as iso

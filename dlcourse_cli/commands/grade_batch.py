@@ -1,8 +1,11 @@
 """`dlcourse grade-batch DIR --out gradebook.csv`: grade every submission in DIR (folders
-or .zip files) in parallel, one CSV row per student, then a summary table.
+or .zip files) in parallel, one CSV row per student, then a summary table. The work is
+`grader.batch`'s; this module parses options and renders.
 
-Exit codes: 0 the batch ran (whatever the scores; rows with status timeout/error say which
-submissions could not be graded); 2 usage error; 3 the batch itself failed.
+Exit codes: 0 the batch ran (whatever the scores; the status column says which
+submissions could not be graded); 2 usage error; 3 the batch itself failed (also
+`--require-isolation` when that isolation cannot run here); 128 + the signal's number when
+interrupted (143 SIGTERM, 130 Ctrl-C): rows written so far stay, a re-run resumes.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from typing import Annotated
 
 import typer
 
+from grader.isolation import CHOICES as ISOLATIONS
+
 from dlcourse_cli.errors import EXIT_OK, UsageError, die
-from dlcourse_cli.options import DeviceOption, TimeoutOption
+from dlcourse_cli.options import DeviceOption, SeedOption, TimeoutOption
 from grader.messages import text
 
-STATUS_STYLE = {"ok": "green", "timeout": "yellow", "error": "red"}
+STATUS_STYLE = {"ok": "green", "timeout": "yellow", "error": "red", "no_files": "yellow", "ambiguous": "yellow", "unsafe": "red"}
 
 
 def grade_batch(
@@ -29,56 +34,96 @@ def grade_batch(
     timeout: Annotated[float, typer.Option("--timeout-per-submission", min=1, help="Seconds one submission may take; past it, it is killed.")] = 900.0,
     call_timeout: TimeoutOption = None,
     device: DeviceOption = "cpu",
+    seed: SeedOption = None,
+    shard: Annotated[str | None, typer.Option("--shard", help="Grade only shard I of N (I/N, 1-based; a stable split by submission name). Join shards with `dlcourse gradebook merge`.")] = None,
+    roster: Annotated[Path | None, typer.Option("--roster", help="A CSV with columns submission,student_id[,name]: adds student_id and name columns.", dir_okay=False, exists=True)] = None,
+    bom: Annotated[bool, typer.Option("--bom", help="Write UTF-8 with a byte-order mark (for spreadsheets that need one).")] = False,
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Grade error and timeout rows again.")] = False,
+    isolation: Annotated[str, typer.Option("--isolation", help="Where student code runs: auto, bwrap, user or python (see `dlcourse grade`).")] = "auto",
+    require_isolation: Annotated[bool, typer.Option("--require-isolation", help="Exit 3 unless the requested isolation (auto: bwrap or user) can run.")] = False,
 ) -> None:
     """Grade a folder of submissions into a CSV gradebook. Each one runs in its own process
     with one torch thread (DLCOURSE_THREADS=1); jobs default to the CPU cores."""
-    from grader import batch
+    from grader import batch, gradebook
     from grader.curriculum import resolve_targets
 
     targets = targets or ["all"]
     started = time.perf_counter()
+    err = _stderr()
     try:
+        if isolation not in ISOLATIONS:
+            raise UsageError(text("isolation.unknown", mode=isolation, choices=", ".join(ISOLATIONS)))
         exercises = resolve_targets(targets)
         if not folder.is_dir():
-            raise UsageError(text("instructor.batch_dir_missing", path=folder))
+            raise UsageError(text("batch.dir_missing", path=folder))
         try:
-            extra = ["--device", device] + (["--timeout", str(call_timeout)] if call_timeout else [])
-            rows, skipped = batch.grade_batch(folder, out, exercises, targets, jobs or os.cpu_count(), timeout, extra)
+            split = batch.parse_shard(shard) if shard else None
+            names = gradebook.read_roster(roster) if roster else None
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        batch.check_isolation(isolation, require_isolation)  # GraderError (exit 3) before any grading
+        extra = ["--device", device, "--isolation", isolation] + (["--require-isolation"] if require_isolation else [])
+        extra += (["--timeout", str(call_timeout)] if call_timeout else []) + (["--seed", str(seed)] if seed is not None else [])
+        try:
+            outcome = batch.grade_batch(
+                folder, out, exercises, targets, jobs or os.cpu_count(), timeout, extra,
+                shard=split, roster=names, bom=bom, retry_errors=retry_errors,
+                on_interrupt=lambda left: err.print(text("batch.interrupt_press", left=left)),
+            )
+        except batch.Interrupted as exc:
+            err.print(text("batch.interrupted", signal=str(exc), out=out))
+            raise typer.Exit(128 + exc.signum) from None
         except ValueError as exc:  # a gradebook with other columns
             raise UsageError(str(exc)) from None
     except typer.Exit:
         raise
     except Exception as exc:  # noqa: BLE001
         die(exc)
-    _render(rows, skipped, out, time.perf_counter() - started)
+    _render(outcome, out, time.perf_counter() - started)
     raise typer.Exit(EXIT_OK)
 
 
-def _render(rows, skipped: int, out: Path, duration: float) -> None:
+def _stderr():
+    from dlcourse_cli import output
+
+    return output.console(stderr=True)
+
+
+def _render(outcome, out: Path, duration: float) -> None:
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
     from dlcourse_cli import output
+    from grader.gradebook import Status
+    from grader.sanitize import name
 
     con = output.console()
     table = Table(show_edge=False, box=None, header_style="bold", pad_edge=False)
     for key, justify in (("submission", "left"), ("status", "left"), ("score", "right"), ("time", "right"), ("detail", "left")):
-        table.add_column(text(f"instructor.batch_col_{key}"), justify=justify)
-    for r in rows:
+        table.add_column(text(f"batch.col_{key}"), justify=justify)
+    for r in outcome.rows:
         table.add_row(
-            escape(r.submission),
-            Text(text(f"instructor.batch_status.{r.status}"), style=STATUS_STYLE.get(r.status, "")),
-            f"{r.total:g}/{r.max_total:g}" if r.status == "ok" else "",
+            escape(name(r.submission)),
+            Text(text(f"batch.status.{r.status.value}"), style=STATUS_STYLE.get(r.status.value, "")),
+            f"{r.total:g}/{r.max_total:g}" if r.status is Status.OK else "",
             f"{r.seconds:.1f}",
-            escape(r.detail[:120]),
+            escape(name(r.detail, 120)),
         )
-    if rows:
+    if outcome.rows:
         con.print(table)
-    if skipped:
-        con.print(text("instructor.batch_skipped", count=skipped, out=out))
-    counts = {s: sum(r.status == s for r in rows) for s in ("ok", "timeout", "error")}
-    con.print(text("instructor.batch_done", count=len(rows), duration=duration, out=out, **counts))
+    if outcome.torn:
+        con.print(text("batch.torn", count=outcome.torn, out=out))
+    if outcome.retried:
+        con.print(text("batch.retried", count=outcome.retried))
+    if outcome.skipped:
+        con.print(text("batch.skipped", count=outcome.skipped, out=out))
+    if outcome.not_on_roster:
+        con.print(escape(text("batch.not_on_roster", names=name(", ".join(outcome.not_on_roster), 2000))))
+    if outcome.without_submission:
+        con.print(escape(text("batch.without_submission", names=name(", ".join(outcome.without_submission), 2000))))
+    counts = {s.value: sum(r.status is s for r in outcome.rows) for s in Status}
+    con.print(text("batch.done", count=len(outcome.rows), duration=duration, out=out, **counts))
 
 
 def register(app: typer.Typer) -> None:

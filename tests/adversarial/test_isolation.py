@@ -164,15 +164,15 @@ def test_a_correct_submission_scores_the_same_under_every_isolation(mode):
 
 
 def test_require_isolation_refuses_a_mode_that_cannot_run(monkeypatch):
-    from grader.runner import GraderError, _isolation_to_run
+    from grader.runner import GraderError, isolation_to_run
 
     monkeypatch.setattr(isolation, "why_not", lambda mode: "" if mode == "python" else "not here")
     with pytest.raises(GraderError, match="not here"):
-        _isolation_to_run("bwrap", required=True)
+        isolation_to_run("bwrap", required=True)
     with pytest.raises(GraderError):
-        _isolation_to_run("auto", required=True)
-    assert _isolation_to_run("bwrap", required=False) == "auto"  # falls back, and the report says which ran
-    assert _isolation_to_run("auto", required=False) == "python"
+        isolation_to_run("auto", required=True)
+    assert isolation_to_run("bwrap", required=False) == "auto"  # falls back, and the report says which ran
+    assert isolation_to_run("auto", required=False) == "python"
 
 
 def test_the_seccomp_program_is_well_formed():
