@@ -11,6 +11,8 @@ It also offers the checks to notebooks:
 
 from __future__ import annotations
 
+from dlcourse_cli import clock as _clock  # noqa: F401 - first, so the footer's time counts start-up
+
 import os
 from pathlib import Path
 
@@ -37,9 +39,15 @@ def check(
     run out of the progress history; `show=False` renders nothing.
     """
     from grader import messages, runner
-    from grader.curriculum import resolve_targets
+    from grader.curriculum import UnknownTarget, resolve_targets
 
-    exercises = resolve_targets(list(targets) or ["all"])
+    try:
+        exercises = resolve_targets(list(targets) or ["all"])
+    except UnknownTarget as exc:  # the CLI's words: unknown target, did you mean ...
+        from dlcourse_cli.errors import message
+
+        exc.args = ("\n".join(message(exc)[0]),)
+        raise
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(messages.text("cli.path_missing", path=path))

@@ -1,8 +1,15 @@
 """Put one exercise's stub back into the student's file, and take it back out.
 
 `reset` replaces just that function (found with `ast`, decorators included, the last
-top-level definition of that name, as Python would use) by the stub's source from the
-installed `exercises` package; the rest of the file is left byte for byte. The
+top-level definition of that name, as Python would use) by its pristine stub; the rest of
+the file is left byte for byte.
+
+Pristine stubs come from the package's own copy, never from the files the student edits
+(`pristine_source`). With a wheel or the student release, that is the installed
+`exercises` package. With `pip install -e .` the installed package IS the checkout, which
+a student may have edited; a stub is recognised by its shape (a docstring, then only
+`raise NotImplementedError`), and an edited one is taken from the checkout's git history
+instead: the newest committed version in which it still has that shape. The
 student's version goes to `.dlcourse/backups/<time>-<exercise>/` first (the function
 in `backup.json`, the whole file beside it). `undo` puts the latest backup's function
 back and marks that backup as used (`<name>.undone`), keeping in it whatever it
@@ -44,6 +51,72 @@ def stub_folder() -> Path:
     """The installed stubs (the `exercises` package), found without importing torch."""
     spec = importlib.util.find_spec("exercises")
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def is_stub(node: ast.AST) -> bool:
+    """A function whose body is a docstring (optional), then only `raise NotImplementedError`."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    exc = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+def _pristine(source: str, name: str | None) -> bool:
+    """Whether `source` holds the untouched stub of `name` (None: of every function in it)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and (name is None or n.name == name)]
+    return (name is None or bool(functions)) and all(is_stub(n) for n in functions)
+
+
+def _git_versions(file: Path):
+    """The committed versions of `file`, newest first (nothing outside a git work tree)."""
+    import subprocess
+
+    def git(folder: Path, *args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+    top = git(file.parent, "rev-parse", "--show-toplevel")
+    if not top:
+        return
+    root = Path(top.strip()).resolve()
+    relative = file.resolve().relative_to(root).as_posix()
+    for commit in (git(root, "log", "--format=%H", "--", relative) or "").split():
+        content = git(root, "show", f"{commit}:{relative}")
+        if content is not None:
+            yield content
+
+
+def pristine_source(module: str, function: str | None = None) -> str:
+    """The pristine text of `exercises/<module>.py` (every function still a stub, or just
+    `function` when given): the installed copy when it is untouched, else the newest
+    committed version that is. UsageError when there is none."""
+    file = stub_folder() / f"{module}.py"
+    if not file.is_file():
+        raise UsageError(text("selfstudy.reset_no_stub", exercise=f"{module}.{function or '*'}"))
+    installed = _read(file)
+    if _pristine(installed, function):
+        return installed
+    for version in _git_versions(file):
+        if _pristine(version, function):
+            return version
+    raise UsageError(text("selfstudy.stub_edited", file=file))
+
+
+def write_pristine(module: str, dest: Path) -> None:
+    """Write the pristine `exercises/<module>.py` to `dest` (what `dlcourse init` copies)."""
+    _write(dest, pristine_source(module))
 
 
 def function_span(source: str, name: str, file: Path | None = None) -> tuple[int, int] | None:
@@ -98,8 +171,8 @@ def _locate(exercise_id: str, exercises_path: Path):
     ex = find(exercise_id)
     for module in chapter(ex.chapter).modules:
         stub_file = stub_folder() / f"{module}.py"
-        if stub_file.is_file():
-            stub = _function_source(_read(stub_file), ex.name, stub_file)
+        if stub_file.is_file() and function_span(_read(stub_file), ex.name, stub_file) is not None:
+            stub = _function_source(pristine_source(module, ex.name), ex.name, stub_file)
             if stub is not None:
                 return module, ex.name, stub
     raise UsageError(text("selfstudy.reset_no_stub", exercise=exercise_id))

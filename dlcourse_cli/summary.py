@@ -3,8 +3,10 @@ passed, partly done or not started, points, working time, first and latest pass,
 the exercise to do next. Plain dataclasses; `dlcourse progress` and `dlcourse report`
 render them. No torch here.
 
-An exercise's points and state are those of its latest recorded check (the code as it
-is now), not its best one. Working time is estimated from the check times: the gaps
+Points are those of the public checks, the ones `dlcourse check` runs (what hidden
+checks add is kept beside them, `hidden_points`), so `list`, `check`, `progress` and the
+report tell the same story. An exercise's points and state are those of its latest
+recorded check (the code as it is now), not its best one. Working time is estimated from the check times: the gaps
 between consecutive checks of a chapter that are shorter than SESSION_GAP, plus the
 time the checks themselves took.
 """
@@ -27,7 +29,9 @@ class ExerciseProgress:
     id: str
     chapter: str
     points: float
-    """The exercise's full points."""
+    """The points its public checks award: the most `dlcourse check` can record."""
+    hidden_points: float = 0.0
+    """The points its hidden checks add in the instructor's grading (not counted here)."""
     state: str = NOT_STARTED
     """passed (latest check with full marks), partial (tried, not full marks yet) or not_started."""
     score: float = 0.0
@@ -62,6 +66,10 @@ class ChapterProgress:
     @property
     def max_score(self) -> float:
         return sum(e.points for e in self.exercises)
+
+    @property
+    def hidden_points(self) -> float:
+        return sum(e.hidden_points for e in self.exercises)
 
     @property
     def first_pass(self) -> float | None:
@@ -104,6 +112,10 @@ class Progress:
         return sum(c.max_score for c in self.chapters)
 
     @property
+    def hidden_points(self) -> float:
+        return sum(c.hidden_points for c in self.chapters)
+
+    @property
     def time_spent(self) -> float:
         return sum(c.time_spent for c in self.chapters)
 
@@ -122,6 +134,7 @@ class Progress:
             "version": 1,
             "score": self.score,
             "max_score": self.max_score,
+            "hidden_points": self.hidden_points,
             "time_spent": round(self.time_spent, 1),
             "next": self.next,
             "chapters": [
@@ -133,6 +146,7 @@ class Progress:
                     "not_started": c.count(NOT_STARTED),
                     "score": c.score,
                     "max_score": c.max_score,
+                    "hidden_points": c.hidden_points,
                     "time_spent": round(c.time_spent, 1),
                     "first_pass": iso(c.first_pass),
                     "latest_pass": iso(c.latest_pass),
@@ -153,13 +167,16 @@ def iso(t: float | None) -> str | None:
 def summarise(exercises_path: Path) -> Progress:
     """Read the workspace's history and sum it up per exercise and chapter."""
     from dlcourse_cli import history
+    from dlcourse_cli.points import split
     from grader.curriculum import chapters
 
     attempts = history.attempts(exercises_path)
     hints = history.hints_shown(exercises_path)
+    points = split()
     progress = Progress(
         chapters=[
-            ChapterProgress(c.id, [ExerciseProgress(e.id, c.id, float(e.points), hints_shown=hints.get(e.id, 0)) for e in c.exercises])
+            ChapterProgress(c.id, [ExerciseProgress(e.id, c.id, points[e.id].public, points[e.id].hidden, hints_shown=hints.get(e.id, 0))
+                                   for e in c.exercises])
             for c in chapters()
         ],
         timeline=[],

@@ -12,7 +12,9 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import EXIT_FAILED, EXIT_OK, UsageError, die
+from grader.isolation import CHOICES as ISOLATIONS
+
+from dlcourse_cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from dlcourse_cli.options import DeviceOption, SeedOption, TimeoutOption
 from grader.messages import text
 
@@ -41,22 +43,19 @@ def grade(
     from grader.submission import exercises_folder
 
     targets = targets or ["all"]
-    try:
-        exercises = resolve_targets(targets)
-        if not submission.is_dir():
-            raise UsageError(text("instructor.submission_missing", path=submission))
-        report = _run(exercises, exercises_folder(submission), device, seed, timeout, isolation, require_isolation)
-        _export(report, json_file, gradescope_file, junit_file, markdown_file)
-    except typer.Exit:
-        raise
-    except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code in one place
-        die(exc)
+    if isolation not in ISOLATIONS:
+        raise UsageError(text("isolation.unknown", mode=isolation, choices=", ".join(ISOLATIONS)))
+    exercises = resolve_targets(targets)
+    if not submission.is_dir():
+        raise UsageError(text("instructor.submission_missing", path=submission))
+    report = _run(exercises, exercises_folder(submission), device, seed, timeout, isolation, require_isolation)
+    _export(report, json_file, gradescope_file, junit_file, markdown_file)
     from dlcourse_cli import output
 
     if not quiet:
-        output.render_report(report, targets)
+        output.render_report(report, targets, command="grade")
     if fail_under is not None and report.score < fail_under:
-        output.console(stderr=True).print(text("instructor.fail_under", score=report.score, threshold=fail_under))
+        output.say("instructor.fail_under", err=True, score=report.score, threshold=fail_under)
         raise typer.Exit(EXIT_FAILED)
     raise typer.Exit(EXIT_OK)
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import die
 from dlcourse_cli.options import PathOption
 from grader.messages import hints, text
 
@@ -20,31 +19,20 @@ def hint(
     from dlcourse_cli import output
     from grader.curriculum import UnknownTarget, resolve_targets
 
-    try:
-        found = resolve_targets([exercise])
-        if len(found) != 1:
-            raise UnknownTarget(exercise, [e.id for e in found[:3]])
-    except Exception as exc:  # noqa: BLE001
-        die(exc)
+    found = resolve_targets([exercise])
+    if len(found) != 1:
+        raise UnknownTarget(exercise, [e.id for e in found[:3]])
     exercise_id = found[0].id
     levels = hints(exercise_id)
-    out = output.console()
     if not levels:
-        out.print(text("cli.no_hints", exercise=exercise_id))
+        output.say("cli.no_hints", exercise=exercise_id)
         return
     shown = min(level, len(levels))
     if path.is_dir():  # remembered in the workspace's progress history
         from dlcourse_cli import history
 
         history.record_hint(path, exercise_id, shown)
-    for i in range(shown):
-        out.print(f"[bold]{text('cli.hint_title', level=i + 1, total=len(levels), exercise=exercise_id, title=text(f'title.{exercise_id}'))}[/bold]")
-        out.print(levels[i], highlight=False, markup=False)
-        out.print()
-    if shown < len(levels):
-        out.print(text("cli.more_hints", exercise=exercise_id, next=shown + 1), style="dim")
-    else:
-        out.print(text("cli.last_hint"), style="dim")
+    output.render_hints(exercise_id, text(f"title.{exercise_id}"), levels, shown)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import UsageError, die
+from dlcourse_cli.errors import UsageError
 from dlcourse_cli.options import PathOption
 from grader.messages import text
 
@@ -21,30 +21,25 @@ def report(
     """Write a progress report with charts that opens offline."""
     from dlcourse_cli import output, summary
 
-    try:
-        if html is None and markdown is None:
-            raise UsageError(text("selfstudy.report_needs_file"))
-        progress = summary.summarise(path)
-        workspace = str(Path(path).resolve().parent)
-        pages = []
-        if html is not None:
-            from dlcourse_cli.report.page import to_html
+    if html is None and markdown is None:
+        raise UsageError(text("selfstudy.report_needs_file"))
+    progress = summary.summarise(path)
+    workspace = str(Path(path).resolve().parent)
+    pages = []
+    if html is not None:
+        from dlcourse_cli.report.page import to_html
 
-            pages.append((html, to_html(progress, workspace)))
-        if markdown is not None:
-            from dlcourse_cli.report.markdown import to_markdown
+        pages.append((html, to_html(progress, workspace)))
+    if markdown is not None:
+        from dlcourse_cli.report.markdown import to_markdown
 
-            pages.append((markdown, to_markdown(progress, workspace)))
-        for file, content in pages:
-            try:
-                file.parent.mkdir(parents=True, exist_ok=True)
-                file.write_text(content, encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(text("selfstudy.report_unwritable", file=file, detail=exc.strerror or str(exc))) from None
-    except typer.Exit:
-        raise
-    except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code in one place
-        die(exc)
+        pages.append((markdown, to_markdown(progress, workspace)))
+    for file, content in pages:
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(text("selfstudy.report_unwritable", file=file, detail=exc.strerror or str(exc))) from None
     for file, _ in pages:
         output.say("selfstudy.report_written", file=file)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import UsageError, die
+from dlcourse_cli.errors import UsageError
 from dlcourse_cli.options import PathOption
 from grader.messages import text
 
@@ -21,25 +21,20 @@ def reset(
     from dlcourse_cli import output, stubs
     from grader.curriculum import UnknownTarget, resolve_targets
 
-    try:
-        if not path.is_dir():
-            raise UsageError(text("cli.path_missing", path=path))
-        if undo:
-            if exercise is not None:
-                raise UsageError(text("selfstudy.reset_undo_alone"))
-            backup = stubs.undo(path)
-            output.say("selfstudy.undone", exercise=backup.exercise, file=path / f"{backup.module}.py")
-            return
-        if exercise is None:
-            raise UsageError(text("selfstudy.reset_needs_exercise"))
-        found = resolve_targets([exercise])
-        if len(found) != 1:
-            raise UnknownTarget(exercise, [e.id for e in found[:3]])
-        backup = stubs.reset(path, found[0].id)
-    except typer.Exit:
-        raise
-    except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code in one place
-        die(exc)
+    if not path.is_dir():
+        raise UsageError(text("cli.path_missing", path=path))
+    if undo:
+        if exercise is not None:
+            raise UsageError(text("selfstudy.reset_undo_alone"))
+        backup = stubs.undo(path)
+        output.say("selfstudy.undone", exercise=backup.exercise, file=path / f"{backup.module}.py")
+        return
+    if exercise is None:
+        raise UsageError(text("selfstudy.reset_needs_exercise"))
+    found = resolve_targets([exercise])
+    if len(found) != 1:
+        raise UnknownTarget(exercise, [e.id for e in found[:3]])
+    backup = stubs.reset(path, found[0].id)
     if backup is None:
         output.say("selfstudy.reset_already", exercise=found[0].id)
     else:

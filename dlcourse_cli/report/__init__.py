@@ -22,6 +22,7 @@ def charts(progress) -> dict[str, str]:
             [(c.id, c.score, c.max_score) for c in progress.chapters],
             chart_id="score-per-chapter",
             empty=empty,
+            legend=legend()[:2],
         ),
         "points-over-time": svg.steps(
             text("selfstudy.chart_points_over_time"),
@@ -35,8 +36,19 @@ def charts(progress) -> dict[str, str]:
             [(e.id, e.attempts, e.state) for e in tried],
             chart_id="attempts-per-exercise",
             empty=empty,
+            legend=legend(),
         ),
     }
+
+
+def hidden_line(progress) -> str:
+    """What hidden checks add beyond the public points, or "" when they add nothing."""
+    return text("selfstudy.hidden_points", points=progress.hidden_points) if progress.hidden_points else ""
+
+
+def legend() -> list[tuple[str, str]]:
+    """(colour key of `svg.COLOURS`, label) of the charts' colours."""
+    return [(state, text(f"selfstudy.state_{state}")) for state in ("passed", "partial", "not_started")]
 
 
 def summary_line(progress) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 
-from dlcourse_cli.report import CHART_IDS, chapter_rows, charts, exercise_rows, summary_line
+from dlcourse_cli.report import CHART_IDS, chapter_rows, charts, exercise_rows, hidden_line, summary_line
 from grader.messages import text
 
 
@@ -23,6 +23,8 @@ def to_markdown(progress, workspace: str) -> str:
         summary_line(progress),
         "",
     ]
+    if hidden_line(progress):
+        lines += [f"_{_cell(hidden_line(progress))}_", ""]
     if progress.next:
         lines += [text("selfstudy.next", exercise=progress.next, title=text(f"title.{progress.next}")), ""]
     for chart_id, key in zip(CHART_IDS, ("chart_score_per_chapter", "chart_points_over_time", "chart_attempts_per_exercise")):

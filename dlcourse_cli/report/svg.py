@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from rich.cells import cell_len
+
 WIDTH = 720
 FONT = "font-family='system-ui, -apple-system, Segoe UI, Noto Sans KR, sans-serif'"
 COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "not_started": "#9e9e9e", "axis": "#616161", "max": "#e0e0e0", "line": "#1565c0"}
@@ -32,20 +34,35 @@ def _open(title: str, height: float, chart_id: str) -> list[str]:
     ]
 
 
-def bars(title: str, items: list[tuple[str, float, float]], chart_id: str = "bars", empty: str = "") -> str:
-    """One vertical bar per (label, value, maximum): the grey bar is the maximum, the
-    coloured one the value, both on the scale of the largest maximum."""
+def _legend(items: list[tuple[str, str]], y: float) -> list[str]:
+    """Colour swatches with their labels, right-aligned on the title's line."""
+    out, x = ["<g class='legend'>"], float(WIDTH)
+    for colour, label in reversed(items):
+        x -= 8 + 7 * cell_len(label) + 14
+        out.append(f"<rect x='{_n(x)}' y='{_n(y - 9)}' width='10' height='10' fill='{COLOURS.get(colour, colour)}'/>")
+        out.append(f"<text x='{_n(x + 14)}' y='{_n(y)}'>{escape(label)}</text>")
+    out.append("</g>")
+    return out
+
+
+def bars(title: str, items: list[tuple[str, float, float]], chart_id: str = "bars", empty: str = "",
+         legend: list[tuple[str, str]] | None = None) -> str:
+    """One vertical bar per (label, value, maximum), each drawn against its own maximum:
+    the grey bar is the maximum (full height), the coloured one the share of it reached,
+    so a finished item's bar is full whatever its maximum."""
     height, top, bottom, left = 260.0, 40.0, 40.0, 40.0
     out = _open(title, height, chart_id)
+    if legend and items:
+        out += _legend(legend, 16)
     plot_h = height - top - bottom
-    largest = max((m for _, _, m in items), default=0) or 1
     slot = (WIDTH - left) / max(len(items), 1)
     bar_w = min(44.0, slot * 0.7)
     base = height - bottom
     out.append(f"<line x1='{_n(left)}' y1='{_n(base)}' x2='{WIDTH}' y2='{_n(base)}' stroke='{COLOURS['axis']}'/>")
     for i, (label, value, maximum) in enumerate(items):
         x = left + i * slot + (slot - bar_w) / 2
-        h_max, h_val = plot_h * maximum / largest, plot_h * min(value, maximum) / largest
+        share = min(value, maximum) / maximum if maximum else 0.0
+        h_max, h_val = plot_h, plot_h * share
         colour = COLOURS["passed"] if maximum and value >= maximum else COLOURS["partial"]
         out.append(f"<rect class='bar-max' x='{_n(x)}' y='{_n(base - h_max)}' width='{_n(bar_w)}' height='{_n(h_max)}' fill='{COLOURS['max']}'/>")
         out.append(
@@ -96,11 +113,14 @@ def steps(title: str, points: list[tuple[float, float]], maximum: float, chart_i
     return "\n".join(out)
 
 
-def hbars(title: str, items: list[tuple[str, float, str]], chart_id: str = "hbars", empty: str = "") -> str:
+def hbars(title: str, items: list[tuple[str, float, str]], chart_id: str = "hbars", empty: str = "",
+          legend: list[tuple[str, str]] | None = None) -> str:
     """One horizontal bar per (label, value, colour key of COLOURS), longest scaled to the width."""
     row, top, left, right = 18.0, 30.0, 230.0, 40.0
     height = top + row * max(len(items), 2) + 10
     out = _open(title, height, chart_id)
+    if legend and items:
+        out += _legend(legend, 16)
     largest = max((v for _, v, _ in items), default=0) or 1
     for i, (label, value, colour) in enumerate(items):
         y = top + i * row

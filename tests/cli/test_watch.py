@@ -87,3 +87,20 @@ def test_snapshot_sees_edits_and_ignores_caches(tmp_path):
     assert snapshot(tmp_path) == before
     (tmp_path / "a.py").write_text("x = 22\n")
     assert snapshot(tmp_path) != before
+
+
+def test_fingerprints_change_only_for_the_exercises_whose_code_changed(tmp_path):
+    from dlcourse_cli.commands.watch import fingerprints
+    from grader.curriculum import resolve_targets
+
+    path = write_submission(tmp_path / "exercises")
+    chapter = resolve_targets(["ch4"])
+    file = path / "ch4_backprop.py"
+    before = fingerprints(path, chapter)
+    file.write_text(file.read_text(encoding="utf-8") + "\n# a comment and a blank line change nothing\n\n", encoding="utf-8")
+    assert fingerprints(path, chapter) == before
+    file.write_text(file.read_text(encoding="utf-8") + BROKEN_SGD, encoding="utf-8")
+    after = fingerprints(path, chapter)
+    assert [e for e in before if after[e] != before[e]] == ["ch4.sgd_step"]
+    file.write_text(file.read_text(encoding="utf-8") + "\n\ndef helper():\n    return 1\n", encoding="utf-8")
+    assert all(fingerprints(path, chapter)[e] != after[e] for e in after)  # a helper may be used anywhere

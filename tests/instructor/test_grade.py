@@ -105,7 +105,9 @@ def test_grade_of_a_correct_submission_has_full_marks_and_check_names_the_hidden
     assert report["score"] == report["max_score"] > 0
     checked = invoke("check", TARGET, "--path", str(SOLUTIONS))
     assert checked.exit_code == 0
-    assert text("cli.all_passed_hidden", count=1) in " ".join(checked.stdout.split())
+    from dlcourse_cli.output import counted
+
+    assert counted("cli.all_passed_hidden", 1, points=1) in " ".join(checked.stdout.split())
 
 
 def test_grade_of_a_missing_submission_is_a_usage_error(tmp_path):

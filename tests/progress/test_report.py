@@ -67,13 +67,13 @@ def test_html_report_is_self_contained_with_three_charts(tmp_path):
 
     bars = {r.get("data-label"): r for r in charts["score-per-chapter"].iter(f"{SVG}rect") if r.get("class") == "bar"}
     assert len(bars) == 11  # every chapter
-    assert (bars["ch4"].get("data-value"), bars["ch1"].get("data-value")) == ("3", "3")
+    assert (bars["ch4"].get("data-value"), bars["ch1"].get("data-value")) == ("3", "2")
     assert float(bars["ch4"].get("height")) > 0 and float(bars["ch2"].get("height")) == 0
 
     [line] = [p for p in charts["points-over-time"].iter(f"{SVG}polyline")]
     assert len(line.get("points").split()) == 2 * len(SAMPLE) - 1  # a step per check
 
-    attempts = {r.get("data-label"): r.get("data-value") for r in charts["attempts-per-exercise"].iter(f"{SVG}rect")}
+    attempts = {r.get("data-label"): r.get("data-value") for r in charts["attempts-per-exercise"].iter(f"{SVG}rect") if r.get("class") == "hbar"}
     assert attempts == {"ch1.softmax": "1", "ch4.linear_forward": "1", "ch4.sgd_step": "2"}
     assert "Score per chapter" in html and "ch4.linear_forward" in html
 
