@@ -54,6 +54,7 @@ def check(
     saved = os.environ.get("DLCOURSE_LANG")
     if lang is not None:
         messages.use_lang(lang)
+    runner.keep_workers_warm()  # the next check() in this kernel starts at once
     try:
         report = runner.run(
             exercises,

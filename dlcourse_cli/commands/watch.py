@@ -94,6 +94,7 @@ def watch(
     except runner.GraderError as exc:
         raise UsageError(text("cli.bad_device", device=device, detail=str(exc))) from None
 
+    runner.keep_workers_warm()  # a re-check does not wait for a worker to import torch
     interrupted = False
 
     def on_interrupt(signum, frame):  # also replaces an inherited "ignore SIGINT"
