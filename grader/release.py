@@ -25,8 +25,10 @@ import dlcourse_cli
 import exercises as exercises_pkg
 import grader
 
-GRADER_LEFT_OUT = {"release.py", "batch.py", "gradebook.py", "submission.py", "__main__.py", "export", "recorded", "checks", "__pycache__"}
-CLI_LEFT_OUT = {"grade.py", "grade_batch.py", "gradebook.py", "release.py"}
+# grader/export ships: the engine imports its renderers before any student code runs
+# (`runner._preload`), and they hold nothing a student may not see
+GRADER_LEFT_OUT = {"release.py", "batch.py", "gradebook.py", "submission.py", "__main__.py", "similarity.py", "recorded", "checks", "__pycache__"}
+CLI_LEFT_OUT = {"grade.py", "grade_batch.py", "gradebook.py", "release.py", "similarity.py"}
 RECORD_PROFILE = "check"
 
 
@@ -227,6 +229,7 @@ dependencies = [
     "typer>=0.12",
     "rich>=13",
     "pytest>=8",
+    "nbformat>=5.9",
     # the recorded reference outputs fit the inputs this exact version draws
     "hypothesis=={hypothesis}",
 ]

@@ -19,21 +19,32 @@ def check(
     json_out: JsonOption = False,
     timeout: TimeoutOption = None,
 ) -> None:
-    """Check your exercises and explain what is wrong. Exit code 0 when all pass."""
+    """Check your exercises and explain what is wrong. Exit code 0 when all pass.
+
+    --path may also name a notebook (ch4_backprop.ipynb) or a folder of notebooks."""
     from grader.curriculum import resolve_targets
 
+    from grader.notebook import NotebookError, has_notebooks, module_folder
+
+    notebooks = False
     try:
         exercises = resolve_targets(targets)
-        if not path.is_dir():
-            raise UsageError(text("cli.path_missing", path=path))
-        report = _run(exercises, path, device, seed, timeout)
+        notebooks = has_notebooks(path)
+        if not path.is_dir() and not notebooks:
+            raise UsageError(text("notebook.path_not_notebook" if path.is_file() else "cli.path_missing", path=path))
+        # a notebook (or a folder of them) is graded as the modules built from its code cells
+        with module_folder(path, warn=lambda message: typer.echo(message, err=True)) as folder:
+            report = _run(exercises, folder, device, seed, timeout)
     except typer.Exit:
         raise
+    except NotebookError as exc:
+        die(UsageError(str(exc)))
     except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code in one place
         die(exc)
     from dlcourse_cli import history, output
 
-    history.record(path, report)
+    if not notebooks:  # the history hashes the functions of module files
+        history.record(path, report)
     if json_out:
         output.print_json(report.to_dict())
     else:
