@@ -41,6 +41,7 @@ def grade_batch(
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Grade error and timeout rows again.")] = False,
     isolation: Annotated[str, typer.Option("--isolation", help="Where student code runs: auto, bwrap, user or python (see `dlcourse grade`).")] = "auto",
     require_isolation: Annotated[bool, typer.Option("--require-isolation", help="Exit 3 unless the requested isolation (auto: bwrap or user) can run.")] = False,
+    similarity: Annotated[Path | None, typer.Option("--similarity", help="Also compare every pair of submissions per exercise and write a ranked HTML report here (and a CSV beside it). It flags; it never changes a score.", dir_okay=False)] = None,
 ) -> None:
     """Grade a folder of submissions into a CSV gradebook. Each one runs in its own process
     with one torch thread (DLCOURSE_THREADS=1); jobs default to the CPU cores."""
@@ -80,7 +81,30 @@ def grade_batch(
     except Exception as exc:  # noqa: BLE001
         die(exc)
     _render(outcome, out, time.perf_counter() - started)
+    if similarity is not None:
+        _similarity(folder, exercises, similarity)
     raise typer.Exit(EXIT_OK)
+
+
+def _similarity(folder: Path, exercises, html_out: Path) -> None:
+    """The similarity report of the batch's submissions (`dlcourse similarity`)."""
+    try:
+        import copydetect  # noqa: F401 - the instructor extra
+    except ImportError:
+        raise UsageError(text("similarity.needs_copydetect")) from None
+    from dlcourse_cli import output
+    from grader import similarity as sim
+    from grader.export import similarity_html
+
+    started = time.perf_counter()
+    report = sim.compare(folder, exercises)
+    html_out.parent.mkdir(parents=True, exist_ok=True)
+    similarity_html.write(report, html_out)
+    csv_out = html_out.with_suffix(".csv")
+    sim.write_csv(report, csv_out)
+    output.console().print(text("similarity.done", submissions=len(report.submissions), exercises=len(report.exercises),
+                                seconds=time.perf_counter() - started, flagged=report.flagged, html=html_out), markup=False, highlight=False)
+    output.console().print(text("similarity.csv_written", csv=csv_out), markup=False, highlight=False)
 
 
 def _stderr():

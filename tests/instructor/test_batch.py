@@ -318,3 +318,23 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.slow
+def test_grade_batch_writes_a_similarity_report_beside_the_gradebook(tmp_path):
+    pytest.importorskip("copydetect", reason="copydetect (the instructor extra) is not installed")
+    subs = tmp_path / "subs"
+    for student in ("ann", "ben"):
+        (subs / student).mkdir(parents=True)
+        shutil.copy(SOLUTIONS / "ch2_linear_models.py", subs / student)
+    (subs / "cho").mkdir()  # the untouched stub: the boilerplate every submission shares
+    shutil.copy(SOLUTIONS.parent / "exercises" / "ch2_linear_models.py", subs / "cho")
+    html = tmp_path / "out" / "similar.html"
+    result = CliRunner().invoke(app, ["grade-batch", str(subs), "-o", str(tmp_path / "out" / "g.csv"), "-t", "ch2.softmax_regression_grad",
+                                      "--similarity", str(html)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(html.with_suffix(".csv"), encoding="utf-8")))
+    pairs = {frozenset((r["submission_a"], r["submission_b"])) for r in rows}
+    assert frozenset(("ann", "ben")) in pairs, rows
+    assert all("cho" not in p for p in pairs), rows
+    assert "ann" in html.read_text(encoding="utf-8")
