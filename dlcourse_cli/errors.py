@@ -45,6 +45,10 @@ def message(exc: BaseException) -> tuple[list[str], int]:
         return lines, EXIT_USAGE
     if isinstance(exc, UsageError):
         return list(exc.lines), EXIT_USAGE
+    from grader.notebook import NotebookError
+
+    if isinstance(exc, NotebookError):  # a file that is no readable notebook: the caller's mistake
+        return [str(exc)], EXIT_USAGE
     if isinstance(exc, KeyboardInterrupt):
         return [text("cli.interrupted")], 130
     return [text("cli.grader_error", detail=clean(f"{type(exc).__name__}: {exc}", 2000))], EXIT_INTERNAL

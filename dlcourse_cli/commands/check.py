@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import EXIT_FAILED, EXIT_OK, UsageError, die
+from dlcourse_cli.errors import EXIT_FAILED, EXIT_OK, UsageError
 from dlcourse_cli.options import DeviceOption, JsonOption, PathOption, SeedOption, TimeoutOption
 from grader.messages import text
 
@@ -24,23 +24,15 @@ def check(
     --path may also name a notebook (ch4_backprop.ipynb) or a folder of notebooks."""
     from grader.curriculum import resolve_targets
 
-    from grader.notebook import NotebookError, has_notebooks, module_folder
+    from grader.notebook import has_notebooks, module_folder
 
-    notebooks = False
-    try:
-        exercises = resolve_targets(targets)
-        notebooks = has_notebooks(path)
-        if not path.is_dir() and not notebooks:
-            raise UsageError(text("notebook.path_not_notebook" if path.is_file() else "cli.path_missing", path=path))
-        # a notebook (or a folder of them) is graded as the modules built from its code cells
-        with module_folder(path, warn=lambda message: typer.echo(message, err=True)) as folder:
-            report = _run(exercises, folder, device, seed, timeout)
-    except typer.Exit:
-        raise
-    except NotebookError as exc:
-        die(UsageError(str(exc)))
-    except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code in one place
-        die(exc)
+    exercises = resolve_targets(targets)
+    notebooks = has_notebooks(path)
+    if not path.is_dir() and not notebooks:
+        raise UsageError(text("notebook.path_not_notebook" if path.is_file() else "cli.path_missing", path=path))
+    # a notebook (or a folder of them) is graded as the modules built from its code cells
+    with module_folder(path, warn=lambda message: typer.echo(message, err=True)) as folder:
+        report = _run(exercises, folder, device, seed, timeout)
     from dlcourse_cli import history, output
 
     if not notebooks:  # the history hashes the functions of module files

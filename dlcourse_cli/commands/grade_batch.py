@@ -19,7 +19,7 @@ import typer
 
 from grader.isolation import CHOICES as ISOLATIONS
 
-from dlcourse_cli.errors import EXIT_OK, UsageError, die
+from dlcourse_cli.errors import EXIT_OK, UsageError
 from dlcourse_cli.options import DeviceOption, SeedOption, TimeoutOption
 from grader.messages import text
 
@@ -51,35 +51,30 @@ def grade_batch(
     targets = targets or ["all"]
     started = time.perf_counter()
     err = _stderr()
+    if isolation not in ISOLATIONS:
+        raise UsageError(text("isolation.unknown", mode=isolation, choices=", ".join(ISOLATIONS)))
+    exercises = resolve_targets(targets)
+    if not folder.is_dir():
+        raise UsageError(text("batch.dir_missing", path=folder))
     try:
-        if isolation not in ISOLATIONS:
-            raise UsageError(text("isolation.unknown", mode=isolation, choices=", ".join(ISOLATIONS)))
-        exercises = resolve_targets(targets)
-        if not folder.is_dir():
-            raise UsageError(text("batch.dir_missing", path=folder))
-        try:
-            split = batch.parse_shard(shard) if shard else None
-            names = gradebook.read_roster(roster) if roster else None
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        batch.check_isolation(isolation, require_isolation)  # GraderError (exit 3) before any grading
-        extra = ["--device", device, "--isolation", isolation] + (["--require-isolation"] if require_isolation else [])
-        extra += (["--timeout", str(call_timeout)] if call_timeout else []) + (["--seed", str(seed)] if seed is not None else [])
-        try:
-            outcome = batch.grade_batch(
-                folder, out, exercises, targets, jobs or os.cpu_count(), timeout, extra,
-                shard=split, roster=names, bom=bom, retry_errors=retry_errors,
-                on_interrupt=lambda left: err.print(text("batch.interrupt_press", left=left)),
-            )
-        except batch.Interrupted as exc:
-            err.print(text("batch.interrupted", signal=str(exc), out=out))
-            raise typer.Exit(128 + exc.signum) from None
-        except ValueError as exc:  # a gradebook with other columns
-            raise UsageError(str(exc)) from None
-    except typer.Exit:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        die(exc)
+        split = batch.parse_shard(shard) if shard else None
+        names = gradebook.read_roster(roster) if roster else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    batch.check_isolation(isolation, require_isolation)  # GraderError (exit 3) before any grading
+    extra = ["--device", device, "--isolation", isolation] + (["--require-isolation"] if require_isolation else [])
+    extra += (["--timeout", str(call_timeout)] if call_timeout else []) + (["--seed", str(seed)] if seed is not None else [])
+    try:
+        outcome = batch.grade_batch(
+            folder, out, exercises, targets, jobs or os.cpu_count(), timeout, extra,
+            shard=split, roster=names, bom=bom, retry_errors=retry_errors,
+            on_interrupt=lambda left: err.print(text("batch.interrupt_press", left=left)),
+        )
+    except batch.Interrupted as exc:
+        err.print(text("batch.interrupted", signal=str(exc), out=out))
+        raise typer.Exit(128 + exc.signum) from None
+    except ValueError as exc:  # a gradebook with other columns
+        raise UsageError(str(exc)) from None
     _render(outcome, out, time.perf_counter() - started)
     if similarity is not None:
         _similarity(folder, exercises, similarity)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import EXIT_OK, UsageError, die
+from dlcourse_cli.errors import EXIT_OK, UsageError
 from grader.messages import text
 
 
@@ -30,26 +30,21 @@ def init(
 
     stubs = sorted(p for p in stub_folder().glob("*.py"))
     target = directory / "exercises"
-    try:
-        existing = [str(target / p.name) for p in stubs if (target / p.name).exists()]
-        if notebooks:
-            from grader.curriculum import chapters
+    existing = [str(target / p.name) for p in stubs if (target / p.name).exists()]
+    if notebooks:
+        from grader.curriculum import chapters
 
-            existing += [str(f) for c in chapters() for m in c.modules if (f := directory / "notebooks" / f"{m}.ipynb").exists()]
-        if existing:
-            raise UsageError(text("instructor.init_exists", files=", ".join(existing)))
-        target.mkdir(parents=True, exist_ok=True)
-        for p in stubs:  # the package's pristine copies, even where an editable checkout was edited
-            write_pristine(p.stem, target / p.name)
-        written = []
-        if notebooks:
-            from dlcourse_cli.notebooks import INSTALL_PLACEHOLDER, write_notebooks
+        existing += [str(f) for c in chapters() for m in c.modules if (f := directory / "notebooks" / f"{m}.ipynb").exists()]
+    if existing:
+        raise UsageError(text("instructor.init_exists", files=", ".join(existing)))
+    target.mkdir(parents=True, exist_ok=True)
+    for p in stubs:  # the package's pristine copies, even where an editable checkout was edited
+        write_pristine(p.stem, target / p.name)
+    written = []
+    if notebooks:
+        from dlcourse_cli.notebooks import INSTALL_PLACEHOLDER, write_notebooks
 
-            written = write_notebooks(directory / "notebooks", install_url or INSTALL_PLACEHOLDER)
-    except typer.Exit:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        die(exc)
+        written = write_notebooks(directory / "notebooks", install_url or INSTALL_PLACEHOLDER)
     from dlcourse_cli import output
 
     output.console().print(text("instructor.init_done", path=directory))

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from dlcourse_cli.errors import EXIT_OK, UsageError, die
+from dlcourse_cli.errors import EXIT_OK, UsageError
 from grader.messages import text
 
 
@@ -31,32 +31,27 @@ def similarity(
 
     from grader.curriculum import resolve_targets
 
+    exercises = resolve_targets(targets or ["all"])
+    if not folder.is_dir():
+        raise UsageError(text("cli.path_missing", path=folder))
+    from grader import similarity as sim
+    from grader.batch import discover
+
     try:
-        exercises = resolve_targets(targets or ["all"])
-        if not folder.is_dir():
-            raise UsageError(text("cli.path_missing", path=folder))
-        from grader import similarity as sim
-        from grader.batch import discover
+        import copydetect  # noqa: F401 - the instructor extra
+    except ImportError:
+        raise UsageError(text("similarity.needs_copydetect")) from None
 
-        try:
-            import copydetect  # noqa: F401 - the instructor extra
-        except ImportError:
-            raise UsageError(text("similarity.needs_copydetect")) from None
+    if not discover(folder):
+        raise UsageError(text("similarity.no_submissions", path=folder))
+    started = time.perf_counter()
+    report = sim.compare(folder, exercises, threshold=threshold, jobs=jobs)
+    from grader.export import similarity_html
 
-        if not discover(folder):
-            raise UsageError(text("similarity.no_submissions", path=folder))
-        started = time.perf_counter()
-        report = sim.compare(folder, exercises, threshold=threshold, jobs=jobs)
-        from grader.export import similarity_html
-
-        similarity_html.write(report, html_out)
-        if csv_out is not None:
-            sim.write_csv(report, csv_out)
-        seconds = time.perf_counter() - started
-    except typer.Exit:
-        raise
-    except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code in one place
-        die(exc)
+    similarity_html.write(report, html_out)
+    if csv_out is not None:
+        sim.write_csv(report, csv_out)
+    seconds = time.perf_counter() - started
     from dlcourse_cli import output
 
     output.console().print(text("similarity.done", submissions=len(report.submissions), exercises=len(report.exercises),
