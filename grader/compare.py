@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from grader import diagnose
-from grader.precision import close, tolerance
+from grader.precision import _map, close, tolerance
 
 class CheckFailure(AssertionError):
     """A check found a wrong answer. `key`/`params` name the catalogue message (safe to show
@@ -123,6 +123,51 @@ def expect_close(
     if wrong:
         others = [path for _, _, path, _ in wrong[1:]]
         _value_failure(*wrong[0], ctx, others)
+
+
+STABILITY_DTYPES = (torch.float64, torch.float32)
+
+
+def expect_stable(call: Callable[..., object], expected: Callable[..., object], inputs: dict, *, name: str | tuple[str, ...] = "output", public: bool = True, **options: object) -> None:
+    """The one stability rule for a loss built on softmax or sigmoid (the contract): for
+    `inputs` whose logits are large, the answer is finite and right wherever the true value
+    is finite, in float64 AND float32.
+
+    call: the student's function applied to the inputs (keyword arguments);
+    expected: the truth for the same inputs (computed in float64, cast back);
+    options: passed on to `expect_close` (tolerances, batch, mistakes).
+
+    A non-finite answer is named after its cause: NaN is exp() overflowing (no max shift,
+    inf / inf), +-inf without NaN is the log of a probability that underflowed to 0 (a
+    max shift alone does not prevent it: use log-sum-exp)."""
+    for dtype in STABILITY_DTYPES:
+        cast = _map(inputs, lambda t: t.to(dtype) if t.is_floating_point() else t)
+        got, truth_ = call(**cast), expected(**cast)
+        try:
+            expect_close(got, truth_, name=name, inputs=cast if public else None, **options)
+        except CheckFailure as failure:
+            cause = _nonfinite_cause(got, truth_)
+            if cause is None or type(failure) is not CheckFailure:
+                raise
+            raise CheckFailure(cause, failure.params | {"dtype": str(dtype).replace("torch.", "")}, failure.reveal) from None
+
+
+def _nonfinite_cause(got: object, expected: object) -> str | None:
+    """For an answer non-finite where the truth is finite: which mistake made it so."""
+    pairs = [(g, e) for g, e, _, _ in _leaves_quiet(got, expected) if isinstance(g, torch.Tensor) and isinstance(e, torch.Tensor) and g.shape == e.shape and e.is_floating_point()]
+    spoilt = [(g, e) for g, e in pairs if (~torch.isfinite(g) & torch.isfinite(e)).any()]
+    if not spoilt:
+        return None
+    if any((torch.isnan(g) & torch.isfinite(e)).any() for g, e in spoilt):
+        return "mistake.stability.no_max_shift"
+    return "mistake.stability.log_of_underflow"
+
+
+def _leaves_quiet(got: object, expected: object) -> list:
+    try:
+        return _leaves(got, expected, "", (), _Context(None, None, None, None, None))
+    except CheckFailure:
+        return []
 
 
 def _leaves(got: object, expected: object, path: str, where: tuple, ctx: _Context) -> list:

@@ -95,7 +95,10 @@ def softmax_cross_entropy(
 
     loss = mean_n [ log sum_c exp(z_nc) - z_n,y_n ],   dlogits = dloss / dz
 
-    Both must be finite for logits of any magnitude (1e4 included). Shapes:
+    Both must be finite for logits of any magnitude (1e4 included), in float32 as in
+    float64: compute log-probabilities in log-sum-exp form, z - max - log(sum(exp(z -
+    max))), never log(softmax(z)) (a max shift alone does not stop a probability
+    underflowing to 0). Shapes:
     logits (N, C), y (N,) int64 -> loss 0-d, dlogits (N, C).
 
     Example: softmax_cross_entropy(tensor([[0., log 3]]), tensor([1]))
@@ -127,6 +130,11 @@ def mlp_loss_and_grads(
     Example: with W1, b1, W2, b2 all zero every score is 0, so the loss is log C and
     grads["b2"] is the batch mean of softmax - onehot(y): for C = 2 and
     y = tensor([0, 0]), loss = log 2 ~ 0.6931 and grads["b2"] = tensor([-0.5, 0.5]).
+
+    Stability: the loss and gradients are finite wherever the true values are, for
+    scores of any magnitude, in float32 as in float64: compute the log-probabilities in
+    log-sum-exp form, z - max - log(sum(exp(z - max))), never log(softmax(z)) (a max
+    shift alone does not stop a probability underflowing to 0).
     """
     W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
     a1 = linear_forward(X, W1, b1)  # (N, H) pre-activation
@@ -332,8 +340,10 @@ def layernorm_forward(
 
     For each row (all entries sharing the leading indices): mu and the biased variance
     over the D features, out = gamma (x - mu) / sqrt(var + eps) + beta. No running
-    statistics: training and evaluation are the same. Shapes: x (..., D), gamma,
-    beta (D,) -> out (..., D).
+    statistics: training and evaluation are the same. Rows far from 0 (values near
+    1000, float32) must still come out right: subtract the mean before squaring, never
+    var = E[x^2] - E[x]^2, which cancels catastrophically there. Shapes: x (..., D),
+    gamma, beta (D,) -> out (..., D).
 
     Example: layernorm_forward(tensor([[1., 3.]]), tensor([1., 1.]), tensor([0., 5.]))
     -> ~ tensor([[-1., 6.]]).

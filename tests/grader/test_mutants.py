@@ -46,6 +46,8 @@ def test_mutant_scores_below_full_marks_with_a_pointed_message(case, reports):
     result = _result(reports(SLOT_OF[id(case)]), case.exercise)
     messages = "\n".join(c.message for c in result.checks)
     assert result.score < result.max_score, f"{case.slug} got full marks"
+    if case.at_most is not None:
+        assert result.score <= case.at_most * result.max_score, f"{case.slug} kept {result.score}/{result.max_score}"
     assert re.search(case.expect, messages, re.IGNORECASE), f"{case.slug}: no /{case.expect}/ in:\n{messages}"
 
 

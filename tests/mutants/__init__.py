@@ -31,6 +31,9 @@ class Case:
     """True for a variant (must get full marks), False for a mutant."""
     expect: str | None = None
     """For a mutant: regex the failure messages must match."""
+    at_most: float | None = None
+    """For a mutant: the largest fraction of the exercise's points it may keep (a cheat
+    must score low, not merely below full marks)."""
 
     @property
     def slug(self) -> str:
@@ -49,11 +52,12 @@ class Case:
 CASES: list[Case] = []
 
 
-def mutant(exercise: str, expect: str) -> Callable[[Callable], Callable]:
-    """Register a buggy implementation that the grader must score below full marks."""
+def mutant(exercise: str, expect: str, at_most: float | None = None) -> Callable[[Callable], Callable]:
+    """Register a buggy implementation that the grader must score below full marks (and at
+    most `at_most` of them, when given)."""
 
     def register(func: Callable) -> Callable:
-        CASES.append(Case(exercise, func, correct=False, expect=expect))
+        CASES.append(Case(exercise, func, correct=False, expect=expect, at_most=at_most))
         return func
 
     return register

@@ -479,6 +479,21 @@ def diffusion_train_sample__memorises(data, num_samples, seed):
     return data[idx] + 1e-4 * jitter
 
 
+@mutant("ch10.diffusion_train_sample", expect=r"memori|copy|copies|training point", at_most=0.0)
+def diffusion_train_sample__returns_the_training_points(data, num_samples, seed):
+    # a cheat: hands the training points back as "samples"
+    return data[torch.arange(num_samples, device=data.device) % data.shape[0]].clone()
+
+
+@mutant("ch10.diffusion_train_sample", expect=r"distance|baseline|gaussian", at_most=0.0)
+def diffusion_train_sample__public_make_moons(data, num_samples, seed):
+    # a cheat: fresh points from scikit-learn's make_moons, no model at all
+    from sklearn.datasets import make_moons
+
+    points, _ = make_moons(num_samples, noise=0.05, random_state=seed)
+    return torch.tensor(points, dtype=data.dtype, device=data.device)
+
+
 @mutant("ch10.diffusion_train_sample", expect=r"baseline|gaussian|distance|quality")
 def diffusion_train_sample__fitted_gaussian(data, num_samples, seed):
     # "Samples" from the Gaussian the grader uses as its baseline: no better than it.

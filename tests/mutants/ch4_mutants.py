@@ -159,6 +159,19 @@ def softmax_cross_entropy__no_max_shift(logits, y):
     return loss, dlogits / n
 
 
+@mutant("ch4.softmax_cross_entropy", expect=r"underflow")
+def softmax_cross_entropy__log_of_shifted_softmax(logits, y):
+    # shifts by the max (no overflow), but takes the log of a probability that can be 0
+    n = logits.shape[0]
+    z = logits - logits.max(dim=1, keepdim=True).values
+    probs = z.exp() / z.exp().sum(dim=1, keepdim=True)
+    rows = torch.arange(n, device=logits.device)
+    loss = -probs[rows, y].log().mean()
+    dlogits = probs.clone()
+    dlogits[rows, y] -= 1
+    return loss, dlogits / n
+
+
 @mutant("ch4.softmax_cross_entropy", expect=r"factor|average|mean|batch")
 def softmax_cross_entropy__grad_not_averaged(logits, y):
     n = logits.shape[0]
@@ -670,3 +683,68 @@ def layernorm_backward__staged(dout, x, gamma, eps=1e-5):
     dmu = -(dxhat * ivar).sum(-1, keepdim=True) - 2 * dvar * xmu.mean(-1, keepdim=True)
     dx = dxhat * ivar + dvar * 2 * xmu / d + dmu / d
     return dx, (dout * xhat).reshape(-1, d).sum(0), dout.reshape(-1, d).sum(0)
+
+
+# --- mlp_loss_and_grads: the stability rule ----------------------------------------------
+
+
+@mutant("ch4.mlp_loss_and_grads", expect=r"underflow")
+def mlp_loss_and_grads__log_of_shifted_softmax(params, X, y):
+    # shifts the scores by their max, then takes log(softmax): -inf for a confident miss
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    a1 = X @ W1 + b1
+    h1 = a1.clamp(min=0)
+    scores = h1 @ W2 + b2
+    z = scores - scores.max(dim=1, keepdim=True).values
+    probs = z.exp() / z.exp().sum(dim=1, keepdim=True)
+    n = X.shape[0]
+    rows = torch.arange(n, device=X.device)
+    loss = -probs[rows, y].log().mean()
+    dscores = probs.clone()
+    dscores[rows, y] -= 1
+    dscores = dscores / n
+    da1 = (dscores @ W2.T) * (a1 > 0).to(X.dtype)
+    return loss, {"W1": X.T @ da1, "b1": da1.sum(0), "W2": h1.T @ dscores, "b2": dscores.sum(0)}
+
+
+@mutant("ch4.mlp_loss_and_grads", expect=r"overflow|NaN")
+def mlp_loss_and_grads__no_max_shift(params, X, y):
+    # exp() of raw scores: inf / inf = NaN for large scores
+    W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+    a1 = X @ W1 + b1
+    h1 = a1.clamp(min=0)
+    scores = h1 @ W2 + b2
+    z = scores
+    probs = z.exp() / z.exp().sum(dim=1, keepdim=True)
+    n = X.shape[0]
+    rows = torch.arange(n, device=X.device)
+    loss = -probs[rows, y].log().mean()
+    dscores = probs.clone()
+    dscores[rows, y] -= 1
+    dscores = dscores / n
+    da1 = (dscores @ W2.T) * (a1 > 0).to(X.dtype)
+    return loss, {"W1": X.T @ da1, "b1": da1.sum(0), "W2": h1.T @ dscores, "b2": dscores.sum(0)}
+
+
+# --- promises of the docstrings: any leading dims ----------------------------------------
+
+
+@mutant("ch4.linear_backward", expect=r"leading dims")
+def linear_backward__db_over_first_dim_only(dout, x, W):
+    # right for (N, D); for x (B, T, D) db keeps the T dim
+    d, m = W.shape
+    dx = dout @ W.T
+    dW = x.reshape(-1, d).T @ dout.reshape(-1, m)
+    return dx, dW, dout.sum(0)
+
+
+@mutant("ch4.layernorm_backward", expect=r"leading dims")
+def layernorm_backward__params_summed_over_first_dim_only(dout, x, gamma, eps=1e-5):
+    # right for (N, D); for x (B, T, D) dgamma and dbeta keep the T dim
+    d = x.shape[-1]
+    mu = x.mean(-1, keepdim=True)
+    ivar = torch.rsqrt(((x - mu) ** 2).mean(-1, keepdim=True) + eps)
+    xhat = (x - mu) * ivar
+    g = dout * gamma
+    dx = ivar * (g - g.mean(-1, keepdim=True) - xhat * (g * xhat).mean(-1, keepdim=True))
+    return dx, (dout * xhat).sum(0), dout.sum(0)
