@@ -9,17 +9,36 @@ with a message from the catalogue.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 
 import pytest
 
-from grader import messages, probes, replay
+from grader import messages, probes, replay, sanitize
 from grader.checks import HIDDEN
 from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import chapter as chapter_of
 from grader.curriculum import find
 from grader.results import CheckResult
-from grader.student import Raised, StudentError, StudentProxy, Worker
+from grader.student import (
+    Banned,
+    Crashed,
+    Integrity,
+    Missing,
+    MutatedInput,
+    NotStarted,
+    Raised,
+    StudentError,
+    StudentProxy,
+    TimedOut,
+    UsedAutograd,
+    Worker,
+    WrongDevice,
+)
+
+# StudentErrors whose message holds no text the student's code chose (nothing a hidden
+# input could have been written into); any other shows only where it happened for a hidden check
+_NO_STUDENT_TEXT = (Banned, UsedAutograd, TimedOut, Crashed, Integrity, Missing, NotStarted, MutatedInput, WrongDevice)
 
 MARKER = "dlcourse"
 
@@ -33,6 +52,11 @@ class Reference:
     def __init__(self, exercise_id: str, recorder: replay.Recorder | None = None):
         self._chapter = chapter_of(find(exercise_id).chapter)
         self._modules = [importlib.import_module(f"solutions.{m}") for m in self._chapter.modules]
+        # the reference side of known mistakes and check-side truths (`solutions/mistakes/`):
+        # reached through `ref` like the references, so a release ships their outputs only
+        for m in self._chapter.modules:
+            if importlib.util.find_spec(f"solutions.mistakes.{m}") is not None:
+                self._modules.append(importlib.import_module(f"solutions.mistakes.{m}"))
         self._recorder = recorder
 
     def __getattr__(self, name: str):
@@ -77,6 +101,8 @@ class Collector:
     hidden_not_run: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     poisoned: dict[str, StudentError] = field(default_factory=dict)
+    integrity: dict[str, list[str]] = field(default_factory=dict)
+    """Integrity flags per exercise id (`grader.integrity`): the exercise scores 0."""
 
     # --- configuration and selection ------------------------------------------------
 
@@ -142,7 +168,10 @@ class Collector:
         if report.passed:
             result = CheckResult(name, points, points, "passed", visibility, "", call.duration)
         else:
-            exc = call.excinfo.value if call.excinfo else None
+            exc = _first(call.excinfo.value if call.excinfo else None)
+            if isinstance(exc, Integrity):
+                flags = self.integrity.setdefault(exercise, [])
+                flags.extend(f for f in exc.flags if f not in flags)
             status, message = self.explain(exc, visibility)
             earned = points * exc.fraction if isinstance(exc, PartialCredit) else 0.0
             result = CheckResult(name, round(earned, 4), points, status, visibility, message, call.duration)
@@ -150,16 +179,17 @@ class Collector:
         return report
 
     def explain(self, exc: BaseException | None, visibility: str) -> tuple[str, str]:
-        """The status and the student-facing message for a failed check."""
+        """The status and the student-facing message for a failed check. A hidden check
+        shows no input, no value and nothing the student's code printed or raised: only
+        its status, and where in the student's own file it failed."""
         public = visibility != HIDDEN
-        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-            exc = exc.exceptions[0]  # Hypothesis' FlakyFailure and friends
+        exc = _first(exc)
         t = lambda key, **p: messages.text(key, self.lang, **p)  # noqa: E731
         if isinstance(exc, CheckFailure):
             lines = [t(exc.key, **exc.params)]
-            if "also" in exc.reveal:
-                lines.append(t("detail.also", value=exc.reveal["also"]))
             if public:
+                if "also" in exc.reveal:
+                    lines.append(t("detail.also", value=exc.reveal["also"]))
                 for label in ("at", "inputs", "expected", "got"):
                     if label in exc.reveal:
                         lines.append(t(f"detail.{label}", value=exc.reveal[label]))
@@ -167,24 +197,43 @@ class Collector:
                 lines.append(t("detail.hidden"))
             return "failed", "\n".join(lines)
         if isinstance(exc, StudentError):
+            status = "error" if exc.status == "integrity" else exc.status
+            if not public and not isinstance(exc, _NO_STUDENT_TEXT):
+                where = exc.params.get("file")
+                if where and where != "?":
+                    return status, t("detail.hidden_where", file=where, line=exc.params.get("line", 0))
+                return status, t("detail.hidden")
             key = exc.key
             if isinstance(exc, Raised) and "same device" in str(exc.params.get("message", "")):
                 key = "student.device_mix"
             lines = [t(key, **exc.params)]
+            if not public:
+                return status, lines[0]
             trace = exc.params.get("trace")
             if trace and exc.status in ("error",):
                 lines.append(t("detail.trace", value=trace))
-            if public and exc.status != "not_started" and getattr(exc, "__notes__", None):
+            if exc.status != "not_started" and getattr(exc, "__notes__", None):
                 lines.append(t("detail.example", value=_example(exc.__notes__)))
             if exc.params.get("output"):
-                lines.append(t("detail.output", value=str(exc.params["output"])[:1500]))
-            return exc.status, "\n".join(lines)
+                lines.append(t("detail.output", value=sanitize.clean(exc.params["output"], 1500)))
+            return status, "\n".join(lines)
         detail = f"{type(exc).__name__}: {exc}" if exc else "unknown"
-        return "error", t("check.internal_error", detail=detail[:500])
+        if not public:
+            detail = type(exc).__name__ if exc else "unknown"
+        return "error", t("check.internal_error", detail=sanitize.clean(detail, 500))
+
+
+def _first(exc: BaseException | None) -> BaseException | None:
+    """The first leaf of an exception group (Hypothesis' FlakyFailure and friends);
+    `BaseExceptionGroup` is a builtin from Python 3.11 only, so test by attribute."""
+    seen = 0
+    while exc is not None and isinstance(getattr(exc, "exceptions", None), (list, tuple)) and exc.exceptions and seen < 20:
+        exc, seen = exc.exceptions[0], seen + 1
+    return exc
 
 
 def _example(notes: list[str]) -> str:
     """Hypothesis' "Falsifying example" note without the fixtures' own lines."""
     text = "\n".join(n for n in notes if not n.startswith("You can reproduce"))
     lines = [line for line in text.splitlines() if "=<grader." not in line]
-    return "\n".join(lines).strip()[:1500]
+    return sanitize.clean("\n".join(lines).strip(), 1500)

@@ -84,7 +84,10 @@ def run(
     report = Report(seed=seed, device=device, isolation=worker.isolation)
     for e in exercises:
         report.exercises.append(
-            ExerciseResult(e.id, e.chapter, collector.results.get(e.id, []), collector.hidden_not_run.get(e.id, 0) + hidden_elsewhere.get(e.id, 0))
+            ExerciseResult(
+                e.id, e.chapter, collector.results.get(e.id, []), collector.hidden_not_run.get(e.id, 0) + hidden_elsewhere.get(e.id, 0),
+                integrity=list(collector.integrity.get(e.id, [])),
+            )
         )
     report.duration = time.perf_counter() - started
     return report

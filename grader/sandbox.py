@@ -23,6 +23,8 @@ import os
 import sys
 from pathlib import Path
 
+from grader.integrity import WATCHED
+
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 # audit event -> what was refused (`refused.<slug>` in the catalogue)
@@ -49,6 +51,8 @@ ALWAYS_REFUSED = {
     "gc.get_referrers": "gc",
     "gc.get_referents": "gc",
     "sys.addaudithook": "audit_hook",
+    "sys.settrace": "tracing",
+    "sys.setprofile": "tracing",
     "sys.remote_exec": "remote_exec",
 }
 # audit events whose first argument is a path that is being changed
@@ -76,6 +80,8 @@ class Walls:
         self.pid = str(os.getpid())
         self.refusals: list[tuple[str, str]] = []
         self.active = False
+        self.watch = None
+        """A `grader.integrity.Watch` while student code runs, told the events it watches."""
 
     def take(self) -> tuple[str, str] | None:
         """The first refusal since the last call as (slug, detail), clearing the record."""
@@ -90,6 +96,9 @@ class Walls:
     # --- the hook -------------------------------------------------------------------------
 
     def __call__(self, event: str, args: tuple) -> None:
+        watch = self.watch
+        if watch is not None and event in WATCHED:
+            watch.event(event, args)
         if not self.active:
             return
         what = ALWAYS_REFUSED.get(event)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import wire
+from grader import sanitize, wire
 from grader.messages import text
 from grader.curriculum import Chapter, Exercise
 from grader.curriculum import chapter as chapter_of
@@ -102,21 +102,54 @@ class MutatedInput(StudentError):
     status, key = "failed", "student.mutated_input"
 
 
+class Integrity(StudentError):
+    """The code reached for the grader's machinery (`flags`, see `grader.integrity`): the
+    exercise scores 0 and the flags reach every report."""
+
+    status, key = "integrity", "student.integrity"
+
+    def __init__(self, flags: list[str], **params: object):
+        super().__init__(flags=", ".join(flags), **params)
+        self.flags = list(flags)
+
+
+class Unreadable(StudentError):
+    status, key = "error", "student.unreadable"
+
+
+def _frame(f: object) -> dict:
+    f = f if isinstance(f, dict) else {}
+    line = f.get("line", 0)
+    return {
+        "file": sanitize.name(f.get("file", "?"), 200),
+        "line": line if isinstance(line, int) and not isinstance(line, bool) else 0,
+        "func": sanitize.name(f.get("func", ""), 120),
+        "code": sanitize.name(f.get("code", ""), 300),
+    }
+
+
 def _where(reply: dict) -> dict:
-    frames = reply.get("frames") or []
+    """The student's exception as text fit to show: every field the worker sent is the
+    student's to choose, so each is bounded and stripped of escapes here."""
+    raw = reply.get("frames")
+    frames = [_frame(f) for f in (raw if isinstance(raw, list) else [])[-12:]]
     last = frames[-1] if frames else {"file": "?", "line": 0, "code": "", "func": ""}
     trace = "\n".join(f'  {f["file"]}:{f["line"]} in {f["func"]}\n    {f["code"]}' for f in frames)
     where = text("detail.location", file=last["file"], line=last["line"], code=last["code"]) if frames else ""
     return {
-        "type": str(reply.get("type", "")),
-        "message": str(reply.get("message", "")),
+        "type": sanitize.name(reply.get("type", ""), 200),
+        "message": sanitize.clean(reply.get("message", ""), 2000),
         "file": last["file"],
         "line": last["line"],
         "code": last["code"],
         "where": where,
         "trace": trace,
-        "output": str(reply.get("output", ""))[:4000],
+        "output": _output(reply),
     }
+
+
+def _output(reply: dict) -> str:
+    return sanitize.clean(reply.get("output", ""), 4000)
 
 
 # --- the worker process -----------------------------------------------------------------
@@ -328,13 +361,19 @@ class StudentProxy:
             "autograd": self._exercise.autograd,
         }
         try:
+            self._prepare()
             reply = self._worker.request(request, timeout=self._exercise.timeout)
+            if reply.get("status") != "integrity":
+                self._sync()
         except TimedOut as exc:
             if self._exercise.autograd:  # a "train" exercise: the advice is not about loops
                 exc = TrainingTimedOut(**exc.params)
             self._poisoned[key] = exc
             raise exc from None
-        except Crashed as exc:
+        except (Crashed, Integrity) as exc:
+            self._poisoned[key] = exc
+            raise
+        except BadValue as exc:  # a reply that is not wire data: the worker was restarted
             self._poisoned[key] = exc
             raise
         status = reply["status"]
@@ -344,33 +383,74 @@ class StudentProxy:
             wrong = {d for d in reply["_devices"] if d.split(":")[0] != expected_device.split(":")[0]}
             # a function given no tensor (kfold_indices(n, k), a schedule) has no device to follow
             if wrong and _has_tensor((args, kwargs)):
-                raise WrongDevice(got=", ".join(sorted(wrong)), device=expected_device)
+                raise WrongDevice(got=sanitize.name(", ".join(sorted(wrong)), 200), device=expected_device)
             return value
+        if status == "integrity":
+            flags = [sanitize.name(re.sub(r"[^a-z_]", "", str(f)), 40) for f in (reply.get("flags") or [])][:8] or ["unknown"]
+            error: StudentError = Integrity(flags, exercise=key)
+            self._poisoned[key] = error
+            self._worker.stop()  # what the code touched dies with this worker
+            raise error
         if status == "not_implemented":
-            error: StudentError = NotStarted(**_where(reply))
+            error = NotStarted(**_where(reply))
             self._poisoned[key] = error
             raise error
         if status == "import_error":
-            error = ImportFailed(module=reply.get("module", ""), **_where(reply))
+            error = ImportFailed(module=sanitize.name(reply.get("module", ""), 120), **_where(reply))
             self._poisoned[key] = error
             raise error
         if status == "missing":
-            error = Missing(func=func, module=", ".join(f"{m}.py" for m in reply.get("modules", [])))
+            error = Missing(func=func, module=", ".join(f"{m}.py" for m in self._chapter.modules))
+            self._poisoned[key] = error
+            raise error
+        if status == "unreadable":
+            error = Unreadable(reason=sanitize.name(reply.get("reason", ""), 60), output=_output(reply))
             self._poisoned[key] = error
             raise error
         if status == "banned":
-            call = str(reply.get("call", ""))
+            call = sanitize.name(reply.get("call", ""), 200)
             if call in AUTOGRAD or "requires_grad" in call:
-                raise UsedAutograd(call=call, exercise=key)
-            raise Banned(call=call, exercise=key)
+                raise UsedAutograd(call=call, exercise=key, output=_output(reply))
+            raise Banned(call=call, exercise=key, output=_output(reply))
         if status == "mutated":
-            raise MutatedInput(arguments=", ".join(reply.get("arguments", [])))
+            names = reply.get("arguments") if isinstance(reply.get("arguments"), list) else []
+            raise MutatedInput(arguments=sanitize.name(", ".join(map(str, names[:20])), 300))
         if status == "refused":
             slug = re.sub(r"[^a-z_]", "", str(reply.get("what", "")))[:40]
-            what = text(f"refused.{slug}", detail=str(reply.get("detail", ""))[:200])
+            what = text(f"refused.{slug}", detail=sanitize.name(reply.get("detail", ""), 200))
             raise Refused(what=what, exercise=key)
         if status == "exit":
             raise Exited(**_where(reply))
         if status == "bad_value":
-            raise BadValue(detail=str(reply.get("message", "")))
+            raise BadValue(detail=sanitize.clean(reply.get("message", ""), 500))
         raise Raised(**_where(reply))
+
+    def _prepare(self) -> None:
+        """Once per worker process and banned list: let the worker trace the banned
+        routines (`grader.guard.kernels`) before the first timed call."""
+        banned = tuple(self._exercise.banned)
+        if not banned:
+            return
+        self._worker.start()
+        proc = getattr(self._worker, "_proc", None)
+        key = (getattr(proc, "pid", None), banned, self._worker.device)
+        prepared = self._worker.__dict__.setdefault("_guard_prepared", set())
+        if key not in prepared:
+            self._worker.request({"op": "prepare", "banned": list(banned), "device": self._worker.device}, timeout=STARTUP_TIMEOUT)
+            prepared.add(key)
+
+    def _sync(self) -> None:
+        """Ask the worker to echo a fresh random nonce: if student code wrote a reply of
+        its own onto the pipe, the worker's real reply arrives here instead, and the
+        exercise is flagged (`worker_pipes`). The nonce is drawn after the call ended, so
+        the student's code could not have known it."""
+        import secrets
+
+        nonce = secrets.token_hex(16)
+        try:
+            echo = self._worker.request({"op": "sync", "nonce": nonce})
+        except BadValue:
+            echo = {}
+        if echo.get("status") != "sync" or echo.get("nonce") != nonce:
+            self._worker.stop()
+            raise Integrity(["worker_pipes"], exercise=self._exercise.id)

@@ -5,12 +5,15 @@ crosses: None, bool, int, float, str, list, tuple, dict with str keys, tensors o
 set of dtypes, and `Probe` (a named test function, see `grader.probes`). Decoding never
 unpickles and never runs code: a tensor is rebuilt from bytes with numpy after its dtype,
 shape and byte count are checked, so a reply from hostile student code is only data.
+Sizes are capped as well as bytes (MAX_DEPTH, MAX_SCALARS, MAX_STRING, MAX_HEADER): a
+250 MiB list of small floats would become gigabytes of Python objects.
 
     frame  = !I header length, !I buffer count, header, then per buffer !Q length + bytes
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import select
@@ -34,6 +37,13 @@ DTYPES: dict[str, torch.dtype] = {
 }
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 MAX_DEPTH = 32
+"""Containers nest at most this deep."""
+MAX_SCALARS = 2_000_000
+"""Plain values (numbers, strings, None, bools) in one message; tensors count by bytes."""
+MAX_STRING = 1_000_000
+"""Characters in one string (a dict key included)."""
+MAX_HEADER = 64 << 20
+"""Bytes of a message's JSON header."""
 
 
 class WireError(ValueError):
@@ -79,10 +89,16 @@ def encode(value: object) -> tuple[bytes, list[bytes]]:
     so the worker can tell the grader what a student returned ("a generator").
     """
     buffers: list[bytes] = []
+    count = [0]
 
     def enc(v: object, depth: int) -> object:
         if depth > MAX_DEPTH:
             return {"$unsupported": "structure nested too deeply"}
+        count[0] += 1
+        if count[0] > MAX_SCALARS:
+            raise WireError(f"more than {MAX_SCALARS} values (return tensors, not long lists)")
+        if isinstance(v, str) and len(v) > MAX_STRING:
+            raise WireError(f"a string longer than {MAX_STRING} characters")
         if v is None or isinstance(v, (bool, str)):
             return v
         if isinstance(v, int):
@@ -102,12 +118,18 @@ def encode(value: object) -> tuple[bytes, list[bytes]]:
             return {"$probe": v.name, "params": [enc(p, depth + 1) for p in v.params]}
         if isinstance(v, Unsupported):
             return {"$unsupported": v.type_name}
-        if isinstance(v, tuple) and type(v) is tuple:
-            return {"$tuple": [enc(x, depth + 1) for x in v]}
+        # a namedtuple is a tuple, an OrderedDict a dict, numpy's own scalars numbers; the
+        # base types' own iterators are used, never a subclass's
+        if isinstance(v, tuple) and (type(v) is tuple or hasattr(type(v), "_fields")):
+            return {"$tuple": [enc(x, depth + 1) for x in tuple.__iter__(v)]}
         if isinstance(v, list) and type(v) is list:
             return [enc(x, depth + 1) for x in v]
-        if isinstance(v, dict) and type(v) is dict and all(isinstance(k, str) for k in v):
-            return {"$dict": {k: enc(x, depth + 1) for k, x in v.items()}}
+        if isinstance(v, dict) and type(v) in (dict, collections.OrderedDict, collections.defaultdict):
+            items = list(dict.items(v))
+            if all(type(k) is str for k, _ in items):
+                return {"$dict": {k: enc(x, depth + 1) for k, x in items}}
+        if type(v).__module__ == "numpy" and isinstance(v, (np.integer, np.floating, np.bool_)):
+            return enc(v.item(), depth)
         return {"$unsupported": type(v).__name__}
 
     header = json.dumps(enc(value, 0), allow_nan=False).encode()
@@ -115,17 +137,43 @@ def encode(value: object) -> tuple[bytes, list[bytes]]:
 
 
 def decode(header: bytes, buffers: list[bytes]) -> Decoded:
-    """Decode a message from `encode`, validating every tensor; raises WireError."""
+    """Decode a message from `encode`, validating every tensor and every cap; raises
+    WireError for anything else, whatever the bytes."""
+    try:
+        return _decode(header, buffers)
+    except WireError:
+        raise
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - hostile bytes: never the grader's error
+        raise WireError(f"malformed message ({type(exc).__name__})") from None
+
+
+def _decode(header: bytes, buffers: list[bytes]) -> Decoded:
+    if len(header) > MAX_HEADER:
+        raise WireError(f"header larger than {MAX_HEADER} bytes")
+    # every value but the first follows a comma or a colon: an upper bound, checked in C
+    # before json builds a single object
+    if header.count(b",") > MAX_SCALARS:
+        raise WireError(f"more than {MAX_SCALARS} values")
+    if header.count(b"[") + header.count(b"{") > MAX_SCALARS:
+        raise WireError(f"more than {MAX_SCALARS} containers")
     try:
         tree = json.loads(header)
     except (ValueError, RecursionError) as exc:
-        raise WireError(f"header is not JSON: {exc}") from None
+        raise WireError(f"header is not JSON: {type(exc).__name__}") from None
     devices: set[str] = set()
+    count = [0]
 
     def dec(v: object, depth: int) -> object:
-        if depth > MAX_DEPTH + 1:
+        if depth > 2 * MAX_DEPTH + 2:  # a tuple or dict is two JSON levels
             raise WireError("nested too deeply")
-        if v is None or isinstance(v, (bool, int, float, str)):
+        count[0] += 1
+        if count[0] > MAX_SCALARS:
+            raise WireError(f"more than {MAX_SCALARS} values")
+        if isinstance(v, str):
+            if len(v) > MAX_STRING:
+                raise WireError(f"a string longer than {MAX_STRING} characters")
+            return v
+        if v is None or isinstance(v, (bool, int, float)):
             return v
         if isinstance(v, list):
             return [dec(x, depth + 1) for x in v]
@@ -139,7 +187,7 @@ def decode(header: bytes, buffers: list[bytes]) -> Decoded:
             inner = v["$dict"]
             if not isinstance(inner, dict):
                 raise WireError("bad dict")
-            return {str(k): dec(x, depth + 1) for k, x in inner.items()}
+            return {dec(str(k), depth + 1): dec(x, depth + 1) for k, x in inner.items()}
         if "$float" in v:
             if v["$float"] not in ("nan", "inf", "-inf"):
                 raise WireError("bad float")
@@ -152,11 +200,11 @@ def decode(header: bytes, buffers: list[bytes]) -> Decoded:
 
     def tensor(spec: dict) -> torch.Tensor:
         index, name, shape = spec.get("$tensor"), spec.get("dtype"), spec.get("shape")
-        if not isinstance(index, int) or not 0 <= index < len(buffers):
+        if type(index) is not int or not 0 <= index < len(buffers):
             raise WireError("bad buffer index")
         if name not in DTYPES:
             raise WireError(f"dtype {name!r} not allowed")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape) or len(shape) > 16:
+        if not isinstance(shape, list) or len(shape) > 16 or not all(type(s) is int and 0 <= s < 2**40 for s in shape):
             raise WireError("bad shape")
         dtype = DTYPES[name]
         np_dtype = np.uint8 if dtype == torch.bool else torch.empty((), dtype=dtype).numpy().dtype

@@ -164,23 +164,37 @@ def describe(exc: BaseException, root: Path) -> dict:
             frames.append({"file": f"{root.name}/{rel}", "line": exc.lineno or 0, "func": "", "code": (exc.text or "").strip()[:300]})
         except (OSError, ValueError):
             pass
-    message = str(exc) if not isinstance(exc, SystemExit) else f"exit code {exc.code!r}"
-    return {"type": type(exc).__name__, "message": message[:2000], "frames": frames[-12:]}
+    try:
+        message = str(exc) if not isinstance(exc, SystemExit) else f"exit code {exc.code!r}"
+    except BaseException:  # noqa: BLE001 - a student exception whose __str__ fails
+        message = "(the exception's message could not be shown)"
+    return {"type": str(type(exc).__name__)[:200], "message": str(message)[:2000], "frames": frames[-12:]}
 
 
 def handle(request: dict, submission: Submission, stdout: BoundedText, walls) -> dict:
-    reply = _handle(request, submission, stdout)
+    if request.get("op") == "sync":  # the grader's check that no reply was forged ahead
+        return {"status": "sync", "nonce": str(request.get("nonce", ""))}
+    if request.get("op") == "prepare":  # the guard's one-off tracing, outside any call's time
+        from grader import guard
+
+        guard.prepare(tuple(request.get("banned", [])), str(request.get("device", "cpu")))
+        return {"status": "prepared"}
+    flags: list[str] = []
+    reply = _handle(request, submission, stdout, walls, flags)
     refused = walls.take()
+    if flags:
+        return {"status": "integrity", "flags": flags, "output": reply.get("output", "")}
     if refused:
         return {"status": "refused", "what": refused[0], "detail": refused[1], "output": reply.get("output", "")}
     return reply
 
 
-def _handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
+def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=None, flags: list | None = None) -> dict:
     import torch
 
-    from grader import guard, probes
+    from grader import guard, integrity, probes
 
+    flags = [] if flags is None else flags
     names = request["modules"]
     func_name = request["func"]
     func = None
@@ -196,7 +210,10 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
         present = [n for n in names if (submission.root / f"{n}.py").is_file()]
         return {"status": "missing", "func": func_name, "modules": names, "present": present}
 
-    found = _scan(func, request)
+    try:
+        found = _scan(func, request)
+    except guard.Unreadable as exc:
+        return {"status": "unreadable", "reason": str(exc), "output": stdout.take()}
     if found:
         return {"status": "banned", "call": f"{found[0]} (line {found[1]})", "output": stdout.take()}
     device = request.get("device", "cpu")
@@ -212,20 +229,23 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText) -> dict:
 
     args = place(probes.resolve(request.get("args", [])))
     kwargs = place(probes.resolve(request.get("kwargs", {})))
-    watcher = guard.Guard(request.get("banned", []), request.get("autograd", False))
+    watcher = guard.Guard(request.get("banned", []), request.get("autograd", False), device)
     before = snapshot(func, args, kwargs)
     threads = threading.active_count()
     torch.manual_seed(0)
+    watch = integrity.Watch(walls, watcher)
     try:
-        with watcher:
+        with watch, watcher:
             value = func(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - report whatever student code raised
+        flags.extend(watch.flags)
         if watcher.violation:
             return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
         status = "not_implemented" if isinstance(exc, NotImplementedError) else "exception"
         if isinstance(exc, SystemExit):
             status = "exit"
         return describe(exc, submission.root) | {"status": status, "output": stdout.take()}
+    flags.extend(watch.flags)
     if watcher.violation:
         return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
     if threading.active_count() > threads:
@@ -242,17 +262,20 @@ _SCANS: dict = {}
 
 
 def _scan(func, request: dict):
-    """The source scan of `grader.guard` for this function, once per run."""
+    """The source scan of `grader.guard` for this function, once per run; raises
+    `guard.Unreadable` when the student's file is too large or nested to read."""
     from grader import guard
 
-    key = (func.__module__, func.__name__, tuple(request.get("banned", [])), bool(request.get("autograd")))
+    key = (getattr(func, "__module__", None), getattr(func, "__name__", None), tuple(request.get("banned", [])), bool(request.get("autograd")))
     if key not in _SCANS:
-        module = sys.modules.get(func.__module__)
+        module = sys.modules.get(key[0]) if isinstance(key[0], str) else None
         try:
             source = Path(module.__file__).read_text(encoding="utf-8", errors="replace")
-        except (AttributeError, OSError, TypeError):
+        except (AttributeError, OSError, TypeError, ValueError):
             source = ""
-        _SCANS[key] = guard.scan(source, func.__name__, key[2], key[3])
+        except MemoryError:
+            raise guard.Unreadable("MemoryError") from None
+        _SCANS[key] = guard.scan(source, str(key[1]), key[2], key[3])
     return _SCANS[key]
 
 

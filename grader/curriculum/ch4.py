@@ -1,6 +1,10 @@
 """Chapter 4: backpropagation, optimisation and normalisation."""
 
 from grader.curriculum.model import Chapter, Exercise
+from grader.guard_names import OPTIMISERS
+
+# the optimiser exercises write the update rule: torch.optim (its classes, its functional
+# update routines and its multi-tensor and fused kernels) is banned there
 
 CHAPTER = Chapter(
     id="ch4",
@@ -15,9 +19,9 @@ CHAPTER = Chapter(
         Exercise("mlp_loss_and_grads", points=5),
         Exercise("numerical_gradient", points=4),
         Exercise("sgd_step", points=2),
-        Exercise("sgd_momentum_step", points=4),
-        Exercise("rmsprop_step", points=4),
-        Exercise("adam_step", points=5),
+        Exercise("sgd_momentum_step", points=4, banned=(OPTIMISERS,)),
+        Exercise("rmsprop_step", points=4, banned=(OPTIMISERS,)),
+        Exercise("adam_step", points=5, banned=(OPTIMISERS,)),
         Exercise(
             "batchnorm_forward",
             points=5,

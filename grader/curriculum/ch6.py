@@ -12,7 +12,7 @@ CHAPTER = Chapter(
             banned=("torch.nn.functional.dropout", "torch.dropout"),
         ),
         Exercise("dropout_backward", points=3),
-        Exercise("adamw_step", points=4),
+        Exercise("adamw_step", points=4, banned=("torch.optim",)),  # see grader.guard_names.OPTIMISERS
         Exercise(
             "label_smoothing_cross_entropy",
             points=5,

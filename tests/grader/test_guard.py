@@ -82,3 +82,72 @@ def test_mode_allows_what_is_not_banned():
     with guard:
         out = torch.exp(torch.randn(3)).sum()
     assert guard.violation is None and torch.isfinite(out)
+
+
+# --- the dispatcher layer and tensor-state autograd (issue 14) -------------------------------
+
+
+def _tripped(banned, body, autograd_allowed=False):
+    guard = Guard(banned, autograd_allowed=autograd_allowed)
+    with guard:
+        try:
+            body()
+        except BannedCall:
+            pass
+    return guard.violation
+
+
+LAYER_NORM = ("torch.nn.functional.layer_norm", "torch.layer_norm")
+BATCH_NORM = ("torch.nn.functional.batch_norm", "torch.batch_norm")
+
+
+def _disabled_batch_norm():
+    norm = getattr(F, "batch" + "_norm")
+    with torch._C.DisableTorchFunction():
+        norm(torch.randn(4, 3), None, None, training=True)
+
+
+@pytest.mark.parametrize(
+    "banned, body",
+    [
+        (LAYER_NORM, lambda: torch.ops.aten.native_layer_norm(torch.randn(2, 3), [3], None, None, 1e-5)),
+        (BATCH_NORM, _disabled_batch_norm),
+        (("torch.optim",), lambda: torch.optim.SGD([torch.zeros(2)], lr=0.1)),
+        (("torch.optim",), lambda: torch._foreach_mul_([torch.zeros(2)], 2.0)),
+    ],
+)
+def test_dispatcher_sees_a_banned_kernel_however_it_is_reached(banned, body):
+    assert _tripped(banned, body) is not None
+
+
+def test_by_hand_normalisation_does_not_trip_the_dispatcher():
+    def by_hand():
+        x = torch.randn(4, 5)
+        return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-5)
+
+    assert _tripped(LAYER_NORM + BATCH_NORM, by_hand) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda: torch.nn.Parameter(torch.randn(3)) * 2,
+        lambda: getattr(torch, "auto" + "grad").grad((torch.randn(2).requires_grad_(True) * 2).sum(), []),
+    ],
+)
+def test_autograd_is_judged_by_tensor_state(body):
+    assert _tripped((), body) == "requires_grad" or _tripped((), body) in ("torch.autograd.grad", "torch.Tensor.requires_grad_")
+
+
+def test_requires_grad_false_and_an_own_backward_method_are_fine():
+    class Layer:
+        def backward(self, d):
+            return d * 2
+
+    def body():
+        w = torch.randn(3)
+        w.requires_grad = False
+        return Layer().backward(w)
+
+    assert _tripped((), body) is None
+    assert scan("def f(x):\n    layer.backward(x)\n    x.requires_grad_(False)\n    return x\n", "f", (), False) is None
