@@ -43,6 +43,18 @@ _NO_STUDENT_TEXT = (Banned, UsedAutograd, TimedOut, Crashed, Integrity, Missing,
 MARKER = "dlcourse"
 
 
+def _more_examples(test) -> None:
+    """A hidden check draws `profiles.HIDDEN_EXAMPLES` (public ones draw the same examples
+    in `check` and `grade`); a check that chose its own number keeps it."""
+    from hypothesis import settings
+
+    from grader import profiles
+
+    current = getattr(test, "_hypothesis_internal_use_settings", None) or settings.default
+    if current.max_examples == profiles.PUBLIC_EXAMPLES:
+        test._hypothesis_internal_use_settings = settings(current, max_examples=profiles.HIDDEN_EXAMPLES)
+
+
 class Reference:
     """The reference functions of one exercise's chapter, called in the grader process.
 
@@ -126,6 +138,8 @@ class Collector:
                 inner = getattr(item.obj, "hypothesis", None)
                 if inner is not None:
                     item.obj._hypothesis_internal_use_seed = self.seed
+                    if mark.kwargs["visibility"] == HIDDEN:
+                        _more_examples(item.obj)
         items[:] = keep
         if drop:
             config.hook.pytest_deselected(items=drop)

@@ -128,7 +128,8 @@ SECOND = {
             def __torch_function__(cls, func, types, args=(), kwargs=None):
                 return super().__torch_function__(func, types, args, kwargs or {{}})
         wrong = torch.zeros_like(x).as_subclass(Liar)
-        return wrong, (x.T @ dout).as_subclass(Liar), dout.sum(0).as_subclass(Liar)
+        x2, d2 = x.reshape(-1, x.shape[-1]), dout.reshape(-1, dout.shape[-1])  # any leading dims
+        return wrong, (x2.T @ d2).as_subclass(Liar), d2.sum(0).as_subclass(Liar)
     """,
     "softmax_cross_entropy": """
         return torch.zeros(80_000_000), logits  # 320 MB back to the grader
