@@ -128,14 +128,27 @@ def expect_close(
 STABILITY_DTYPES = (torch.float64, torch.float32)
 
 
-def expect_stable(call: Callable[..., object], expected: Callable[..., object], inputs: dict, *, name: str | tuple[str, ...] = "output", public: bool = True, **options: object) -> None:
+def expect_stable(
+    call: Callable[..., object],
+    expected: Callable[..., object],
+    inputs: dict,
+    *,
+    name: str | tuple[str, ...] = "output",
+    public: bool = True,
+    per_dtype: Callable[..., dict] | None = None,
+    **options: object,
+) -> None:
     """The one stability rule for a loss built on softmax or sigmoid (the contract): for
     `inputs` whose logits are large, the answer is finite and right wherever the true value
     is finite, in float64 AND float32.
 
     call: the student's function applied to the inputs (keyword arguments);
     expected: the truth for the same inputs (computed in float64, cast back);
-    options: passed on to `expect_close` (tolerances, batch, mistakes).
+    options: passed on to `expect_close` (tolerances, batch, mistakes);
+    per_dtype: more options computed from the inputs cast to each dtype (keyword
+        arguments), for mistakes and tolerances that depend on the dtype; its "causes"
+        (stability key -> that mistake's output in the dtype) name a non-finite answer
+        whose NaN/inf pattern matches one, before the general rule below.
 
     A non-finite answer is named after its cause: NaN is exp() overflowing (no max shift,
     inf / inf), +-inf without NaN is the log of a probability that underflowed to 0 (a
@@ -143,21 +156,29 @@ def expect_stable(call: Callable[..., object], expected: Callable[..., object], 
     for dtype in STABILITY_DTYPES:
         cast = _map(inputs, lambda t: t.to(dtype) if t.is_floating_point() else t)
         got, truth_ = call(**cast), expected(**cast)
+        extra = per_dtype(**cast) if per_dtype is not None else {}
+        causes = extra.pop("causes", {})
         try:
-            expect_close(got, truth_, name=name, inputs=cast if public else None, **options)
+            expect_close(got, truth_, name=name, inputs=cast if public else None, **(options | extra))
         except CheckFailure as failure:
-            cause = _nonfinite_cause(got, truth_)
+            cause = _nonfinite_cause(got, truth_, causes)
             if cause is None or type(failure) is not CheckFailure:
                 raise
             raise CheckFailure(cause, failure.params | {"dtype": str(dtype).replace("torch.", "")}, failure.reveal) from None
 
 
-def _nonfinite_cause(got: object, expected: object) -> str | None:
-    """For an answer non-finite where the truth is finite: which mistake made it so."""
+def _nonfinite_cause(got: object, expected: object, causes: dict | None = None) -> str | None:
+    """For an answer non-finite where the truth is finite: which mistake made it so (a
+    known cause whose output has the same NaN and inf entries, else NaN: overflow, inf:
+    the log of an underflow)."""
     pairs = [(g, e) for g, e, _, _ in _leaves_quiet(got, expected) if isinstance(g, torch.Tensor) and isinstance(e, torch.Tensor) and g.shape == e.shape and e.is_floating_point()]
     spoilt = [(g, e) for g, e in pairs if (~torch.isfinite(g) & torch.isfinite(e)).any()]
     if not spoilt:
         return None
+    for key, output in (causes or {}).items():
+        leaves = [(g, c) for g, c, _, _ in _leaves_quiet(got, output) if isinstance(g, torch.Tensor) and isinstance(c, torch.Tensor) and g.shape == c.shape and c.is_floating_point()]
+        if leaves and all(torch.equal(g.isnan(), c.isnan()) and torch.equal(g.isinf(), c.isinf()) for g, c in leaves):
+            return key
     if any((torch.isnan(g) & torch.isfinite(e)).any() for g, e in spoilt):
         return "mistake.stability.no_max_shift"
     return "mistake.stability.log_of_underflow"

@@ -1,7 +1,8 @@
 """Checks for chapter 11: the CLIP loss, zero-shot classification, retrieval recall@k.
 
 Expected values come from PyTorch built-ins (F.normalize, F.cross_entropy, softmax) in
-float64, or from the reference. Ties are built from "dyadic" embeddings (entries 0,
+float64 computed by `solutions/mistakes/ch11_clip.py` through `ref` (with the outputs of
+known mistakes), or from the reference. Ties are built from "dyadic" embeddings (entries 0,
 +-1/2, +-1, times powers of two) whose cosine similarities are exact in any dtype and
 any order of summation, so a tie is a tie for every correct solution; random
 embeddings stay away from near-ties, whose order float32 rounding may decide.
@@ -55,36 +56,6 @@ def dyadic(draw, rows: int, d: int = 4, scaled: bool = True):
 # --- clip_loss -----------------------------------------------------------------------
 
 
-def _clip_truth(img, txt, scale):
-    """open_clip's formulation: F.normalize, then F.cross_entropy both ways."""
-
-    def run(img, txt):
-        logits = scale * _cosines(img, txt)
-        labels = torch.arange(img.shape[0])
-        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-
-    return truth(run, img, txt)
-
-
-def _clip_mistakes(img, txt, scale):
-    def ce_both(logits):
-        labels = torch.arange(logits.shape[0])
-        return F.cross_entropy(logits, labels), F.cross_entropy(logits.T, labels)
-
-    def run(img, txt):
-        cos = _cosines(img, txt)
-        rows, cols = ce_both(scale * cos)
-        return {
-            "mistake.ch11.clip_loss.image_to_text_only": rows,
-            "mistake.ch11.clip_loss.text_to_image_only": cols,
-            "mistake.ch11.clip_loss.not_normalised": sum(ce_both(scale * img @ txt.T)) / 2,
-            "mistake.ch11.clip_loss.divides_by_scale": sum(ce_both(cos / scale)) / 2,
-            "mistake.ch11.clip_loss.exponentiated_scale": sum(ce_both(torch.exp(torch.tensor(scale, dtype=torch.float64)) * cos)) / 2,
-        }
-
-    return truth(run, img, txt)
-
-
 # float32 cosines carry rounding of ~1e-7 that logit_scale multiplies
 def _clip_tolerance(dtype, scale):
     return {"atol": 2e-5 * max(1.0, scale / 10)} if dtype == torch.float32 else {}
@@ -96,10 +67,10 @@ def check_clip_loss_matches_cross_entropy_both_ways(student, ref, case, scale):
     img, txt = case
     expect_close(
         student.clip_loss(img, txt, scale),
-        _clip_truth(img, txt, scale),
+        ref.clip_loss_by_cross_entropy(img, txt, scale),
         name="loss",
         inputs=dict(image_emb=img, text_emb=txt, logit_scale=scale),
-        mistakes=_clip_mistakes(img, txt, scale),
+        mistakes=ref.clip_loss_mistake_outputs(img, txt, scale),
         **_clip_tolerance(img.dtype, scale),
     )
 
@@ -110,7 +81,7 @@ def check_clip_loss_symmetric_and_invariant_to_embedding_norms(student, ref, cas
     img, txt = case
     tol = _clip_tolerance(img.dtype, scale)
     loss = student.clip_loss(img, txt, scale)
-    expect_close(loss, _clip_truth(img, txt, scale), name="loss", inputs=dict(image_emb=img, text_emb=txt, logit_scale=scale), mistakes=_clip_mistakes(img, txt, scale), **tol)
+    expect_close(loss, ref.clip_loss_by_cross_entropy(img, txt, scale), name="loss", inputs=dict(image_emb=img, text_emb=txt, logit_scale=scale), mistakes=ref.clip_loss_mistake_outputs(img, txt, scale), **tol)
     # swapping the two modalities transposes the logits: the symmetric loss is unchanged
     swapped = student.clip_loss(txt, img, scale)
     expect(
@@ -124,10 +95,10 @@ def check_clip_loss_symmetric_and_invariant_to_embedding_norms(student, ref, cas
     b = (torch.rand(txt.shape[0], 1, generator=g, dtype=torch.float64) * 4 + 0.25).to(img.dtype)
     expect_close(
         student.clip_loss(img * a, txt * b, scale),
-        _clip_truth(img * a, txt * b, scale),
+        ref.clip_loss_by_cross_entropy(img * a, txt * b, scale),
         name="loss of rescaled embeddings",
         inputs=dict(image_emb=img * a, text_emb=txt * b, logit_scale=scale),
-        mistakes={"mistake.ch11.clip_loss.not_normalised": truth(lambda i, t: _clip_mistakes(i, t, scale)["mistake.ch11.clip_loss.not_normalised"], img * a, txt * b)},
+        mistakes={"mistake.ch11.clip_loss.not_normalised": truth(lambda i, t: ref.clip_loss_mistake_outputs(i, t, scale)["mistake.ch11.clip_loss.not_normalised"], img * a, txt * b)},
         **tol,
     )
 
@@ -140,10 +111,10 @@ def check_clip_loss_stable_for_a_large_logit_scale(student, ref, case, scale, as
     given_scale = torch.tensor(scale, dtype=img.dtype) if as_tensor else scale
     expect_close(
         student.clip_loss(img, txt, given_scale),
-        _clip_truth(img, txt, scale),
+        ref.clip_loss_by_cross_entropy(img, txt, scale),
         name="loss",
         inputs=dict(image_emb=img, text_emb=txt, logit_scale=given_scale),
-        mistakes=_clip_mistakes(img, txt, scale),
+        mistakes=ref.clip_loss_mistake_outputs(img, txt, scale),
         **_clip_tolerance(img.dtype, scale),
     )
 
@@ -152,22 +123,18 @@ def check_clip_loss_stable_for_a_large_logit_scale(student, ref, case, scale, as
 @given(case=pairs(max_n=32, max_d=16), scale=st.sampled_from(SCALES))
 def check_clip_loss_larger_batches(student, ref, case, scale):
     img, txt = case
-    expect_close(student.clip_loss(img, txt, scale), _clip_truth(img, txt, scale), name="loss", mistakes=_clip_mistakes(img, txt, scale), **_clip_tolerance(img.dtype, scale))
+    expect_close(student.clip_loss(img, txt, scale), ref.clip_loss_by_cross_entropy(img, txt, scale), name="loss", mistakes=ref.clip_loss_mistake_outputs(img, txt, scale), **_clip_tolerance(img.dtype, scale))
 
 
 # --- zero_shot_classify ------------------------------------------------------------------
 
 
-def _zero_shot_truth(img, classes, scale, got):
+def _zero_shot_truth(ref, img, classes, scale, got):
     """(probs, preds) in float64 then the inputs' dtype; where classes tie (the contract
     does not say which one to predict), the student's pred is accepted if it is one of
     the best."""
 
-    def run(img, classes):
-        logits = scale * _cosines(img, classes)
-        return torch.softmax(logits, dim=-1), logits
-
-    probs, logits = truth(run, img, classes)
+    probs = ref.zero_shot_softmax_of_cosines(img, classes, scale)
     cos = _cosines(img.double(), classes.double())
     best = cos >= cos.amax(dim=-1, keepdim=True) - 1e-6  # (N, C): the classes as good as the best
     preds = cos.argmax(dim=-1)
@@ -177,20 +144,6 @@ def _zero_shot_truth(img, classes, scale, got):
             ok = best.gather(1, p.unsqueeze(1)).squeeze(1)
             preds = torch.where(ok, p, preds)
     return probs, preds
-
-
-def _zero_shot_mistakes(img, classes, scale):
-    def run(img, classes):
-        unit_img = F.normalize(img, dim=-1)
-        logits = scale * _cosines(img, classes)
-        return {
-            "mistake.ch11.zero_shot_classify.text_not_normalised": (torch.softmax(scale * unit_img @ classes.T, dim=-1), None),
-            "mistake.ch11.zero_shot_classify.image_not_normalised": (torch.softmax(scale * img @ F.normalize(classes, dim=-1).T, dim=-1), None),
-            "mistake.ch11.zero_shot_classify.softmax_over_images": (torch.softmax(logits, dim=0), None),
-            "mistake.ch11.zero_shot_classify.scale_ignored": (torch.softmax(logits / scale, dim=-1), None),
-        }
-
-    return truth(run, img, classes)
 
 
 @st.composite
@@ -210,10 +163,10 @@ def check_zero_shot_classify_matches_softmax_of_cosines(student, ref, case, scal
     scale = 100.0 if scale is None else scale
     expect_close(
         got,
-        _zero_shot_truth(img, classes, scale, got),
+        _zero_shot_truth(ref, img, classes, scale, got),
         name=("probs", "preds"),
         inputs=dict(image_emb=img, class_text_emb=classes, logit_scale=scale),
-        mistakes=_zero_shot_mistakes(img, classes, scale),
+        mistakes=ref.zero_shot_classify_mistake_outputs(img, classes, scale),
     )
 
 
@@ -226,10 +179,10 @@ def check_zero_shot_classify_on_crafted_embeddings_with_ties(student, ref, data,
     got = student.zero_shot_classify(img, classes, scale)
     expect_close(
         got,
-        _zero_shot_truth(img, classes, scale, got),
+        _zero_shot_truth(ref, img, classes, scale, got),
         name=("probs", "preds"),
         inputs=dict(image_emb=img, class_text_emb=classes, logit_scale=scale),
-        mistakes=_zero_shot_mistakes(img, classes, scale),
+        mistakes=ref.zero_shot_classify_mistake_outputs(img, classes, scale),
     )
 
 
@@ -238,35 +191,10 @@ def check_zero_shot_classify_on_crafted_embeddings_with_ties(student, ref, data,
 def check_zero_shot_classify_larger_batches(student, ref, case, scale):
     img, classes = case
     got = student.zero_shot_classify(img, classes, scale)
-    expect_close(got, _zero_shot_truth(img, classes, scale, got), name=("probs", "preds"), mistakes=_zero_shot_mistakes(img, classes, scale))
+    expect_close(got, _zero_shot_truth(ref, img, classes, scale, got), name=("probs", "preds"), mistakes=ref.zero_shot_classify_mistake_outputs(img, classes, scale))
 
 
 # --- retrieval_recall_at_k ---------------------------------------------------------------------
-
-
-def _recall(sims: torch.Tensor, k: int, strict: bool = False, count_match: bool = False) -> torch.Tensor:
-    """recall@k from an (N, N) similarity matrix, the contract's rule unless told."""
-    match = sims.diagonal()[:, None]
-    rivals = (sims > match) if strict else (sims >= match)
-    others = rivals.sum(dim=1) - (0 if count_match or strict else 1)
-    return (others < k).double().mean()
-
-
-def _recall_truth(img, txt, k):
-    return truth(lambda i, t: _recall(_cosines(i, t), k), img, txt)
-
-
-def _recall_mistakes(img, txt, k):
-    def run(img, txt):
-        cos = _cosines(img, txt)
-        return {
-            "mistake.ch11.retrieval_recall_at_k.ties_in_favour": _recall(cos, k, strict=True),
-            "mistake.ch11.retrieval_recall_at_k.match_not_excluded": _recall(cos, k, count_match=True),
-            "mistake.ch11.retrieval_recall_at_k.dot_product": _recall(img @ txt.T, k),
-            "mistake.ch11.retrieval_recall_at_k.text_to_image": _recall(cos.T, k),
-        }
-
-    return truth(run, img, txt)
 
 
 @st.composite
@@ -290,10 +218,10 @@ def check_retrieval_recall_matches_the_definition(student, ref, case, k):
     img, txt = case
     expect_close(
         student.retrieval_recall_at_k(img, txt, k),
-        _recall_truth(img, txt, k),
+        ref.recall_at_k_of_cosines(img, txt, k),
         name="recall",
         inputs=dict(image_emb=img, text_emb=txt, k=k),
-        mistakes=_recall_mistakes(img, txt, k),
+        mistakes=ref.retrieval_recall_at_k_mistake_outputs(img, txt, k),
     )
 
 
@@ -305,10 +233,10 @@ def check_retrieval_recall_counts_ties_against_the_image(student, ref, data, n, 
     txt = data.draw(dyadic(n, scaled=False)).to(dtype)
     expect_close(
         student.retrieval_recall_at_k(img, txt, k),
-        _recall_truth(img, txt, k),
+        ref.recall_at_k_of_cosines(img, txt, k),
         name="recall",
         inputs=dict(image_emb=img, text_emb=txt, k=k),
-        mistakes=_recall_mistakes(img, txt, k),
+        mistakes=ref.retrieval_recall_at_k_mistake_outputs(img, txt, k),
     )
 
 
@@ -326,9 +254,9 @@ def check_retrieval_recall_invariant_to_embedding_norms(student, ref, data, n, k
     # dyadic embeddings times powers of two: the cosines (and ties) stay exact
     img = data.draw(dyadic(n)).to(dtype)
     txt = data.draw(dyadic(n)).to(dtype)
-    expected = _recall_truth(img, txt, k)
+    expected = ref.recall_at_k_of_cosines(img, txt, k)
     got = student.retrieval_recall_at_k(img, txt, k)
-    expect_close(got, expected, name="recall", inputs=dict(image_emb=img, text_emb=txt, k=k), mistakes=_recall_mistakes(img, txt, k))
+    expect_close(got, expected, name="recall", inputs=dict(image_emb=img, text_emb=txt, k=k), mistakes=ref.retrieval_recall_at_k_mistake_outputs(img, txt, k))
     expect_close(student.retrieval_recall_at_k(_unit(img), _unit(txt), k), expected, name="recall of the unit-norm embeddings")
 
 
@@ -336,4 +264,4 @@ def check_retrieval_recall_invariant_to_embedding_norms(student, ref, data, n, k
 @given(case=separated_pairs(max_n=30, max_d=12), k=sizes(1, 40))
 def check_retrieval_recall_larger_batches(student, ref, case, k):
     img, txt = case
-    expect_close(student.retrieval_recall_at_k(img, txt, k), _recall_truth(img, txt, k), name="recall", mistakes=_recall_mistakes(img, txt, k))
+    expect_close(student.retrieval_recall_at_k(img, txt, k), ref.recall_at_k_of_cosines(img, txt, k), name="recall", mistakes=ref.retrieval_recall_at_k_mistake_outputs(img, txt, k))

@@ -27,6 +27,11 @@ from grader.strategies import float_dtypes, generator, labels, seeds, shapes, si
 EPS = {torch.float32: torch.finfo(torch.float32).eps, torch.float64: torch.finfo(torch.float64).eps}
 
 
+def _name(dtype: torch.dtype) -> str:
+    """"float32" for torch.float32: how a dtype travels to `ref` (recorded as data)."""
+    return str(dtype).removeprefix("torch.")
+
+
 def _reveal(inputs: dict | None) -> dict:
     return {"inputs": diagnose.show(inputs)} if inputs else {}
 
@@ -268,17 +273,13 @@ def _boltzmann_mistakes(energies, temperature):
     }
 
 
-def _boltzmann(energies, temperature):
-    return truth(lambda e: F.softmax(-e / temperature, dim=-1), energies)
-
-
 @exercise("ch1.boltzmann", points=1)
 @given(case=energies_case())
 def check_boltzmann_is_softmax_of_minus_energy_over_temperature(student, ref, case):
     energies, temperature = case
     expect_close(
         student.boltzmann(energies, temperature),
-        _boltzmann(energies, temperature),
+        truth(ref.boltzmann_softmax_of_minus_energy, energies, temperature),
         name="p",
         inputs=dict(energies=energies, temperature=temperature),
         mistakes=_boltzmann_mistakes(energies, temperature),
@@ -296,7 +297,7 @@ def check_boltzmann_stable_for_large_energies(student, ref, case, offset):
     rtol = max(tolerance(energies.dtype)[0], 8 * EPS[energies.dtype] * abs(offset) / temperature)
     expect_close(
         student.boltzmann(energies, temperature),
-        _boltzmann(energies, temperature),
+        truth(ref.boltzmann_softmax_of_minus_energy, energies, temperature),
         name="p",
         inputs=dict(energies=energies, temperature=temperature),
         mistakes=_boltzmann_mistakes(energies, temperature),
@@ -312,7 +313,7 @@ def check_boltzmann_sharpens_as_temperature_falls(student, ref, case, temperatur
     low, high = sorted(temperatures)
     p_low, p_high = (student.boltzmann(energies, t) for t in (low, high))
     for t, p in ((low, p_low), (high, p_high)):
-        expect_close(p, _boltzmann(energies, t), name="p", mistakes=_boltzmann_mistakes(energies, t))
+        expect_close(p, truth(ref.boltzmann_softmax_of_minus_energy, energies, t), name="p", mistakes=_boltzmann_mistakes(energies, t))
     # the most likely state (lowest energy) only gains probability as T falls
     best = energies.argmin(dim=-1, keepdim=True)
     gain = p_low.double().gather(-1, best) - p_high.double().gather(-1, best)
@@ -320,69 +321,6 @@ def check_boltzmann_sharpens_as_temperature_falls(student, ref, case, temperatur
 
 
 # --- k-means ------------------------------------------------------------------------------------
-
-
-def _lloyd(x, c, iters, ties="lower", empty="keep", trace=None):
-    """Lloyd's algorithm with the contract's rules, or with a known mistake's: ties to the
-    higher index, an empty cluster's centroid set to nan or to 0. `trace` collects
-    (distances (N, K), centroids) of every assignment step."""
-
-    def assign(c):
-        d = ((x[:, None, :] - c[None, :, :]) ** 2).sum(dim=-1)  # (N, K)
-        if trace is not None:
-            trace.append((d, c))
-        if ties == "lower":
-            return d.argmin(dim=1)
-        return d.shape[1] - 1 - d.flip(1).argmin(dim=1)
-
-    for _ in range(iters):
-        a = assign(c)
-        new = c.clone()
-        for j in range(c.shape[0]):
-            members = a == j
-            if members.any():
-                new[j] = x[members].mean(dim=0)
-            elif empty == "nan":
-                new[j] = float("nan")
-            elif empty == "zero":
-                new[j] = 0.0
-        c = new
-    return c, assign(c)
-
-
-def _exact(t: torch.Tensor) -> bool:
-    """Small multiples of 1/8: squared distances between such points are exact in float32."""
-    return bool((t.abs() <= 16).all() and ((t * 8) == (t * 8).round()).all())
-
-
-def _kmeans_ambiguous(x, c0, iters, dtype) -> bool:
-    """True when some assignment step has a point (almost) equally far from two centroids
-    and floating point, not the contract, would decide it. An exact tie is decided by the
-    contract (lower index) when it is computed exactly: between identical centroids, or
-    between small multiples of 1/8."""
-    trace = []
-    _lloyd(x.double(), c0.double(), iters, trace=trace)
-    x_exact = _exact(x.double())
-    for d, c in trace:
-        if d.shape[1] < 2:
-            continue
-        scale = float((x.double() ** 2).sum(1).max() + (c**2).sum(1).max()) + 1.0
-        best, order = d.sort(dim=1)
-        gap = best[:, 1] - best[:, 0]
-        near = gap <= (1e-3 if dtype == torch.float32 else 1e-9) * scale
-        for i in near.nonzero().flatten().tolist():
-            same = torch.equal(c[order[i, 0]], c[order[i, 1]])
-            if gap[i] == 0 and (same or (x_exact and _exact(c))):
-                continue
-            return True
-    return False
-
-
-def _empties(x, c0, iters) -> bool:
-    """True when some cluster receives no point in some iteration."""
-    trace = []
-    _lloyd(x.double(), c0.double(), iters, trace=trace)
-    return any(len(d.argmin(dim=1).unique()) < d.shape[1] for d, _ in trace[:-1])
 
 
 @st.composite
@@ -422,24 +360,25 @@ def kmeans_empty_case(draw):
     return x, init, draw(st.integers(1, 4))
 
 
-def _kmeans_mistakes(x, init, iters):
+def _kmeans_mistakes(ref, x, init, iters):
+    lloyd = ref.kmeans_lloyd
     named = [
-        ("mistake.ch1.kmeans.iterations", truth(_lloyd, x, init, n), {"found": n, "expected": iters})
+        ("mistake.ch1.kmeans.iterations", truth(lloyd, x, init, n), {"found": n, "expected": iters})
         for n in (iters + 1, iters - 1, 2 * iters)
         if n >= 0 and n != iters
     ]
     if iters > 0:
-        stale = truth(lambda x, c: _lloyd(x, _lloyd(x, c, iters - 1)[0], 0)[1], x, init)
+        stale = truth(lambda x, c: lloyd(x, lloyd(x, c, iters - 1)[0], 0)[1], x, init)
         named.insert(0, ("mistake.ch1.kmeans.stale_assignments", (None, stale), {}))
     named += [
-        ("mistake.ch1.kmeans.ties", truth(_lloyd, x, init, iters, ties="higher"), {}),
-        ("mistake.ch1.kmeans.empty_cluster", truth(_lloyd, x, init, iters, empty="nan"), {}),
-        ("mistake.ch1.kmeans.empty_cluster", truth(_lloyd, x, init, iters, empty="zero"), {}),
+        ("mistake.ch1.kmeans.ties", truth(lloyd, x, init, iters, ties="higher"), {}),
+        ("mistake.ch1.kmeans.empty_cluster", truth(lloyd, x, init, iters, empty="nan"), {}),
+        ("mistake.ch1.kmeans.empty_cluster", truth(lloyd, x, init, iters, empty="zero"), {}),
     ]
     return named
 
 
-def _expect_kmeans(got, expected, x, init, iters, public=True):
+def _expect_kmeans(ref, got, expected, x, init, iters, public=True):
     inputs = dict(x=x, init_centroids=init, iters=iters) if public else None
     centroids = got[0] if isinstance(got, (tuple, list)) and got else None
     if isinstance(centroids, torch.Tensor) and centroids.is_floating_point() and centroids.isnan().any():
@@ -450,7 +389,7 @@ def _expect_kmeans(got, expected, x, init, iters, public=True):
         expected,
         name=("centroids", "assignments"),
         inputs=inputs,
-        named=_kmeans_mistakes(x, init, iters),
+        named=_kmeans_mistakes(ref, x, init, iters),
     )
 
 
@@ -458,24 +397,24 @@ def _expect_kmeans(got, expected, x, init, iters, public=True):
 @given(case=kmeans_case())
 def check_kmeans_matches_lloyd(student, ref, case):
     x, init, iters = case
-    assume(not _kmeans_ambiguous(x, init, iters, x.dtype))
-    _expect_kmeans(student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
+    assume(not ref.kmeans_is_ambiguous(x, init, iters, _name(x.dtype)))
+    _expect_kmeans(ref, student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
 
 
 @exercise("ch1.kmeans", points=1)
 @given(case=kmeans_tie_case())
 def check_kmeans_ties_go_to_the_lower_index(student, ref, case):
     x, init, iters = case
-    assume(not _kmeans_ambiguous(x, init, iters, x.dtype))
-    _expect_kmeans(student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
+    assume(not ref.kmeans_is_ambiguous(x, init, iters, _name(x.dtype)))
+    _expect_kmeans(ref, student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
 
 
 @exercise("ch1.kmeans", points=1)
 @given(case=kmeans_empty_case())
 def check_kmeans_empty_cluster_keeps_its_centroid(student, ref, case):
     x, init, iters = case
-    assume(not _kmeans_ambiguous(x, init, iters, x.dtype))
-    _expect_kmeans(student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
+    assume(not ref.kmeans_is_ambiguous(x, init, iters, _name(x.dtype)))
+    _expect_kmeans(ref, student.kmeans(x, init, iters), truth(ref.kmeans, x, init, iters), x, init, iters)
 
 
 @exercise("ch1.kmeans", points=2, hidden=True)
@@ -486,44 +425,16 @@ def check_kmeans_matches_scikit_learn(student, ref, case):
     x, init, iters = case
     iters = max(iters, 1)  # scikit-learn needs max_iter >= 1
     # scikit-learn moves the centroid of an empty cluster elsewhere: compare where none empties
-    assume(not _kmeans_ambiguous(x, init, iters, x.dtype) and not _empties(x, init, iters))
+    assume(not ref.kmeans_is_ambiguous(x, init, iters, _name(x.dtype)) and not ref.kmeans_empties_a_cluster(x, init, iters))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         km = KMeans(init.shape[0], init=init.double().numpy(), n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd")
         km.fit(x.double().numpy())
     expected = (torch.from_numpy(km.cluster_centers_).to(x.dtype), torch.from_numpy(km.labels_).to(torch.int64))
-    _expect_kmeans(student.kmeans(x, init, iters), expected, x, init, iters, public=False)
+    _expect_kmeans(ref, student.kmeans(x, init, iters), expected, x, init, iters, public=False)
 
 
 # --- PCA ------------------------------------------------------------------------------------------
-
-
-def _sign_fixed(components):
-    """The contract's sign rule: the entry of largest magnitude of each row is positive."""
-    picked = components.gather(1, components.abs().argmax(dim=1, keepdim=True))
-    return components * torch.where(picked < 0, -1.0, 1.0).to(components.dtype)
-
-
-def _eig(x, centre=True):
-    """Eigenvalues (descending) and eigenvectors (rows) of the covariance, float64."""
-    xc = x - x.mean(dim=0) if centre else x
-    cov = xc.T @ xc / (x.shape[0] - 1)
-    values, vectors = torch.linalg.eigh(cov)
-    return values.flip(0), vectors.flip(1).T
-
-
-def _pca_well_posed(x, k) -> bool:
-    """The top k directions are well separated (relative eigen-gaps of at least 5%), carry
-    real variance, and each has one clearly largest entry, so the contract fixes them."""
-    values, vectors = _eig(x.double())
-    top = float(values[0])
-    if top <= 1e-6:
-        return False
-    gaps = values[:k] - torch.cat([values[1 : k + 1], values.new_zeros(max(0, k + 1 - len(values)))])[:k]
-    if (gaps < 0.05 * top).any() or values[k - 1] < 1e-2 * top:
-        return False
-    mags = vectors[:k].abs().sort(dim=1, descending=True).values
-    return mags.shape[1] < 2 or bool((mags[:, 0] - mags[:, 1] > 1e-3).all())
 
 
 @st.composite
@@ -541,22 +452,10 @@ def pca_case(draw, max_n: int = 8, max_d: int = 5, offset: float = 2.0):
     return x.to(dtype), k
 
 
-def _pca_mistakes(x, k, got, expected):
+def _pca_mistakes(ref, x, k, got, expected):
     n = x.shape[0]
     components, variance = expected
-
-    def run(x):
-        values, vectors = _eig(x)
-        raw_values, raw_vectors = _eig(x, centre=False)
-        d = vectors.shape[0]
-        return {
-            "not_centred": (_sign_fixed(raw_vectors[:k]), raw_values[:k]),
-            "smallest": (_sign_fixed(vectors[d - k :].flip(0)), values[d - k :].flip(0)),
-            "reversed": (_sign_fixed(vectors[:k]).flip(0), values[:k].flip(0)),
-        }
-
-    # not centred: the eigen-pairs of X^T X / (N - 1), what an SVD of the raw data gives
-    m = truth(run, x)
+    m = truth(ref.pca_mistake_outputs, x, k)
     named = [
         ("mistake.ch1.pca.not_centred", m["not_centred"], {}),
         ("mistake.ch1.pca.order", m["smallest"], {}),
@@ -574,13 +473,13 @@ def _pca_mistakes(x, k, got, expected):
     return named
 
 
-def _expect_pca(got, expected, x, k, public=True):
+def _expect_pca(ref, got, expected, x, k, public=True):
     expect_close(
         got,
         expected,
         name=("components", "explained_variance"),
         inputs=dict(x=x, k=k) if public else None,
-        named=_pca_mistakes(x, k, got, expected),
+        named=_pca_mistakes(ref, x, k, got, expected),
     )
 
 
@@ -588,8 +487,8 @@ def _expect_pca(got, expected, x, k, public=True):
 @given(case=pca_case())
 def check_pca_matches_reference(student, ref, case):
     x, k = case
-    assume(_pca_well_posed(x, k))
-    _expect_pca(student.pca(x, k), truth(ref.pca, x, k), x, k)
+    assume(ref.pca_is_well_posed(x, k))
+    _expect_pca(ref, student.pca(x, k), truth(ref.pca, x, k), x, k)
 
 
 @exercise("ch1.pca", points=1)
@@ -597,10 +496,10 @@ def check_pca_matches_reference(student, ref, case):
 def check_pca_of_two_points_is_their_difference(student, ref, dtype, d, seed, offset):
     # two points: one direction of variance, x1 - x0, with variance |x1 - x0|^2 / 2
     x = (torch.randn(2, d, generator=generator(seed), dtype=torch.float64) + offset).to(dtype)
-    assume(_pca_well_posed(x, 1))
+    assume(ref.pca_is_well_posed(x, 1))
     diff = (x[1] - x[0]).double()
-    expected = (_sign_fixed((diff / diff.norm())[None]).to(dtype), (diff @ diff / 2).reshape(1).to(dtype))
-    _expect_pca(student.pca(x, 1), expected, x, 1)
+    expected = (ref.pca_sign_rule((diff / diff.norm())[None]).to(dtype), (diff @ diff / 2).reshape(1).to(dtype))
+    _expect_pca(ref, student.pca(x, 1), expected, x, 1)
 
 
 @exercise("ch1.pca", points=1, hidden=True)
@@ -609,7 +508,7 @@ def check_pca_matches_scikit_learn(student, ref, case):
     from sklearn.decomposition import PCA
 
     x, k = case
-    assume(_pca_well_posed(x, k))
+    assume(ref.pca_is_well_posed(x, k))
     sk = PCA(n_components=k, svd_solver="full").fit(x.double().numpy())
-    expected = (_sign_fixed(torch.from_numpy(sk.components_)).to(x.dtype), torch.from_numpy(sk.explained_variance_).to(x.dtype))
-    _expect_pca(student.pca(x, k), expected, x, k, public=False)
+    expected = (ref.pca_sign_rule(torch.from_numpy(sk.components_)).to(x.dtype), torch.from_numpy(sk.explained_variance_).to(x.dtype))
+    _expect_pca(ref, student.pca(x, k), expected, x, k, public=False)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import CheckFailure, expect_close, fail
+from grader.compare import CheckFailure, expect_close, expect_stable, fail
 from grader.precision import tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, shapes, sizes, tensors
 
@@ -36,21 +36,6 @@ def _condition_tolerance(dtype: torch.dtype, condition: float) -> dict:
 # --- linear regression in closed form -----------------------------------------------------------
 
 
-def _ridge(X, y, l2, penalise_bias=False, intercept=True):
-    """Ridge by least squares on an augmented system (a different route from the
-    reference's centring): min ||Xa theta - y||^2 + l2 ||P theta||^2."""
-    n, d = X.shape
-    cols = [X, torch.ones(n, 1, dtype=X.dtype)] if intercept else [X]
-    Xa = torch.cat(cols, dim=1)
-    p = torch.full((Xa.shape[1],), l2 ** 0.5, dtype=X.dtype)
-    if intercept and not penalise_bias:
-        p[-1] = 0.0
-    A = torch.cat([Xa, torch.diag(p)])
-    rhs = torch.cat([y, torch.zeros(Xa.shape[1], dtype=X.dtype)])
-    theta = torch.linalg.lstsq(A, rhs[:, None], driver="gelsd").solution[:, 0]
-    return (theta[:d], theta[d]) if intercept else (theta, torch.zeros((), dtype=X.dtype))
-
-
 def _ridge_condition(X, l2) -> float:
     """Condition number of the normal matrices of both usual routes (centred data, or a
     column of ones with an unpenalised bias), in float64."""
@@ -63,17 +48,18 @@ def _ridge_condition(X, l2) -> float:
     return max(float(torch.linalg.cond(centred)), float(torch.linalg.cond(augmented)))
 
 
-def _ridge_mistakes(X, y, l2):
+def _ridge_mistakes(ref, X, y, l2):
     n = X.shape[0]
+    ridge = ref.ridge_least_squares
     named = [
-        ("mistake.ch2.linear_regression_fit.bias_penalised", truth(_ridge, X, y, l2, penalise_bias=True), {}),
-        ("mistake.ch2.linear_regression_fit.no_intercept", truth(_ridge, X, y, l2, intercept=False), {}),
+        ("mistake.ch2.linear_regression_fit.bias_penalised", truth(ridge, X, y, l2, penalise_bias=True), {}),
+        ("mistake.ch2.linear_regression_fit.no_intercept", truth(ridge, X, y, l2, intercept=False), {}),
         ("mistake.ch2.linear_regression_fit.no_intercept", (None, torch.zeros((), dtype=X.dtype)), {}),
     ]
     if l2 > 0:
-        named.append(("mistake.ch2.linear_regression_fit.l2_ignored", truth(_ridge, X, y, 0.0), {}))
+        named.append(("mistake.ch2.linear_regression_fit.l2_ignored", truth(ridge, X, y, 0.0), {}))
         for factor, label in ((n, f"N = {n}"), (2.0, "2"), (0.5, "1/2"), (1 / n, f"1/N = 1/{n}")):
-            named.append(("mistake.ch2.linear_regression_fit.l2_scale", truth(_ridge, X, y, l2 * factor), {"factor": label}))
+            named.append(("mistake.ch2.linear_regression_fit.l2_scale", truth(ridge, X, y, l2 * factor), {"factor": label}))
     return named
 
 
@@ -91,13 +77,13 @@ def regression_case(draw, max_n: int = 8, max_d: int = 4, l2s=(0.0, 0.1, 1.0, 10
     return X.to(dtype), y.to(dtype), l2
 
 
-def _expect_ridge(got, X, y, l2, public=True, **tol):
+def _expect_ridge(ref, got, X, y, l2, public=True, **tol):
     expect_close(
         got,
-        truth(_ridge, X, y, l2),
+        truth(ref.ridge_least_squares, X, y, l2),
         name=("w", "b"),
         inputs=dict(X=X, y=y, l2=l2) if public else None,
-        named=_ridge_mistakes(X, y, l2),
+        named=_ridge_mistakes(ref, X, y, l2),
         **tol,
     )
 
@@ -107,7 +93,7 @@ def _expect_ridge(got, X, y, l2, public=True, **tol):
 def check_linear_regression_fit_matches_ridge(student, ref, case):
     X, y, l2 = case
     # solving the normal equations loses about eps * cond(X^T X) of relative accuracy
-    _expect_ridge(student.linear_regression_fit(X, y, l2), X, y, l2, **_condition_tolerance(X.dtype, _ridge_condition(X, l2)))
+    _expect_ridge(ref, student.linear_regression_fit(X, y, l2), X, y, l2, **_condition_tolerance(X.dtype, _ridge_condition(X, l2)))
 
 
 @exercise("ch2.linear_regression_fit", points=1)
@@ -116,7 +102,7 @@ def check_linear_regression_fit_does_not_penalise_the_bias(student, ref, case, s
     X, y, l2 = case
     # an unpenalised bias absorbs any shift of y: w stays, b moves by the shift
     y = (y.double() + shift).to(y.dtype)
-    _expect_ridge(student.linear_regression_fit(X, y, l2), X, y, l2, **_condition_tolerance(X.dtype, _ridge_condition(X, l2) * (1 + abs(shift))))
+    _expect_ridge(ref, student.linear_regression_fit(X, y, l2), X, y, l2, **_condition_tolerance(X.dtype, _ridge_condition(X, l2) * (1 + abs(shift))))
 
 
 @exercise("ch2.linear_regression_fit", points=1)
@@ -131,19 +117,19 @@ def check_linear_regression_fit_nearly_collinear_features(student, ref, case, de
         X, y = torch.cat([X, X[:2] + 0.5]), torch.cat([y, y[:2]])  # enough rows for D + 1
     condition = _ridge_condition(X, l2)
     got = student.linear_regression_fit(X, y, l2)
-    jitter = [("mistake.ch2.linear_regression_fit.ill_conditioned", truth(_ridge, X, y, l2 + j), {"condition": f"{condition:.2g}"}) for j in (1e-4, 1e-6, 1e-8)]
+    jitter = [("mistake.ch2.linear_regression_fit.ill_conditioned", truth(ref.ridge_least_squares, X, y, l2 + j), {"condition": f"{condition:.2g}"}) for j in (1e-4, 1e-6, 1e-8)]
     try:
         # the answer is only defined to about eps * cond of the normal equations
         expect_close(
             got,
-            truth(_ridge, X, y, l2),
+            truth(ref.ridge_least_squares, X, y, l2),
             name=("w", "b"),
             inputs=dict(X=X, y=y, l2=l2),
-            named=_ridge_mistakes(X, y, l2) + jitter,  # "stabilising" jitter added to l2
+            named=_ridge_mistakes(ref, X, y, l2) + jitter,  # "stabilising" jitter added to l2
             **_condition_tolerance(X.dtype, condition),
         )
     except CheckFailure as exc:
-        w, b = truth(_ridge, X, y, l2)
+        w, b = truth(ref.ridge_least_squares, X, y, l2)
         fitted = isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)
         # weights off while the predictions X w + b are right: the rounding of an unstable
         # route (an explicit inverse, a float32 step, added jitter), not a wrong formula
@@ -167,7 +153,7 @@ def check_linear_regression_fit_matches_scikit_learn(student, ref, case):
         student.linear_regression_fit(X, y, l2),
         expected,
         name=("w", "b"),
-        named=_ridge_mistakes(X, y, l2),
+        named=_ridge_mistakes(ref, X, y, l2),
         **_condition_tolerance(X.dtype, _ridge_condition(X, l2)),
     )
 
@@ -219,36 +205,21 @@ def check_mse_loss_larger_tensors_and_scales(student, ref, case, scale):
 # --- linear regression by gradient descent ---------------------------------------------------------
 
 
-def _gd(X, y, lr, steps, scale=1.0, sequential=False, bias=True):
-    """Gradient descent on mean((X w + b - y)^2) with the gradient times `scale`, or with
-    a known mistake: b updated from residuals recomputed after w, or b never updated."""
+def _gd_mistakes(ref, X, y, lr, steps):
     n = X.shape[0]
-    w = torch.zeros(X.shape[1], dtype=X.dtype)
-    b = torch.zeros((), dtype=X.dtype)
-    for _ in range(steps):
-        r = X @ w + b - y
-        w_new = w - lr * scale * (2.0 / n) * (X.T @ r)
-        if sequential:
-            r = X @ w_new + b - y
-        b = b - lr * scale * (2.0 / n) * r.sum() if bias else b
-        w = w_new
-    return w, b
-
-
-def _gd_mistakes(X, y, lr, steps):
-    n = X.shape[0]
+    gd = ref.mse_gradient_descent
     named = [
-        ("mistake.ch2.linear_regression_gd.sequential", truth(_gd, X, y, lr, steps, sequential=True), {}),
-        ("mistake.ch2.linear_regression_gd.bias", truth(_gd, X, y, lr, steps, bias=False), {}),
-        ("mistake.ch2.linear_regression_gd.steps", truth(_gd, X, y, lr, steps + 1), {}),
+        ("mistake.ch2.linear_regression_gd.sequential", truth(gd, X, y, lr, steps, sequential=True), {}),
+        ("mistake.ch2.linear_regression_gd.bias", truth(gd, X, y, lr, steps, bias=False), {}),
+        ("mistake.ch2.linear_regression_gd.steps", truth(gd, X, y, lr, steps + 1), {}),
     ]
     if n > 1:
-        named.append(("mistake.ch2.linear_regression_gd.sum_gradient", truth(_gd, X, y, lr, steps, scale=n), {}))
+        named.append(("mistake.ch2.linear_regression_gd.sum_gradient", truth(gd, X, y, lr, steps, scale=n), {}))
     if steps > 0:
-        named.append(("mistake.ch2.linear_regression_gd.steps", truth(_gd, X, y, lr, steps - 1), {}))
+        named.append(("mistake.ch2.linear_regression_gd.steps", truth(gd, X, y, lr, steps - 1), {}))
     for scale, label in ((0.5, "1/2"), (2.0, "2")):
-        named.append(("mistake.ch2.linear_regression_gd.factor", truth(_gd, X, y, lr, steps, scale=scale), {"factor": label}))
-    named.append(("mistake.ch2.linear_regression_gd.ascent", truth(_gd, X, y, lr, steps, scale=-1.0), {}))
+        named.append(("mistake.ch2.linear_regression_gd.factor", truth(gd, X, y, lr, steps, scale=scale), {"factor": label}))
+    named.append(("mistake.ch2.linear_regression_gd.ascent", truth(gd, X, y, lr, steps, scale=-1.0), {}))
     return named
 
 
@@ -271,7 +242,7 @@ def check_linear_regression_gd_trajectory(student, ref, case, steps):
             truth(ref.linear_regression_gd, X, y, lr, k),
             name=(f"w after {k} steps", f"b after {k} steps"),
             inputs=dict(X=X, y=y, lr=lr, steps=k),
-            named=_gd_mistakes(X, y, lr, k),
+            named=_gd_mistakes(ref, X, y, lr, k),
         )
 
 
@@ -287,7 +258,7 @@ def check_linear_regression_gd_first_step_in_closed_form(student, ref, case, ste
         expected,
         name=("w", "b"),
         inputs=dict(X=X, y=y, lr=lr, steps=steps),
-        named=_gd_mistakes(X, y, lr, steps),
+        named=_gd_mistakes(ref, X, y, lr, steps),
     )
 
 
@@ -301,7 +272,7 @@ def check_linear_regression_gd_long_run(student, ref, case, steps):
         student.linear_regression_gd(X, y, lr, steps),
         truth(ref.linear_regression_gd, X, y, lr, steps),
         name=(f"w after {steps} steps", f"b after {steps} steps"),
-        named=_gd_mistakes(X, y, lr, steps),
+        named=_gd_mistakes(ref, X, y, lr, steps),
     )
 
 
@@ -381,7 +352,7 @@ def _bce_mistakes(z, t):
 
     p = 1.0 / (1.0 + torch.exp(-z))  # in the input's dtype: where log(p) reaches log(0)
     unstable = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
-    return {**truth(run, z, t), "mistake.ch2.bce_with_logits.unstable": unstable}
+    return {**truth(run, z, t), "mistake.ch2.bce_with_logits.log_of_probability": unstable}
 
 
 @exercise("ch2.bce_with_logits", points=2)
@@ -402,12 +373,13 @@ def check_bce_with_logits_matches_pytorch(student, ref, case):
 def check_bce_with_logits_stable_for_large_logits(student, ref, case, big):
     z, t = case
     z = torch.where(z >= 0, z + 1, z - 1) * big  # every |logit| above `big`
-    expect_close(
-        student.bce_with_logits(z, t),
-        truth(F.binary_cross_entropy_with_logits, z, t),
+    # the one stability rule: finite and right in float64 and float32
+    expect_stable(
+        student.bce_with_logits,
+        lambda logits, targets: truth(F.binary_cross_entropy_with_logits, logits, targets),
+        dict(logits=z, targets=t),
         name="loss",
-        inputs=dict(logits=z, targets=t),
-        mistakes=_bce_mistakes(z, t),
+        per_dtype=lambda logits, targets: dict(mistakes=_bce_mistakes(logits, targets)),
     )
 
 
@@ -471,6 +443,19 @@ def _logistic_mistakes(X, y, w, b, expected):
     return named
 
 
+def _logistic_causes(X, y, w, b) -> dict:
+    """(loss, dw, db) through probabilities, in the input's dtype: p = sigmoid(z) rounded
+    to 0 or 1 then log(p) (NaN from 0 * log(0)), or p = e^z / (1 + e^z) overflowing."""
+    z = X @ w + b
+
+    def through(p):
+        dz = (p - y) / X.shape[0]
+        return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean(), X.T @ dz, dz.sum()
+
+    e = torch.exp(z)
+    return {"mistake.stability.log_of_underflow": through(torch.sigmoid(z)), "mistake.stability.no_max_shift": through(e / (1 + e))}
+
+
 def _expect_logistic(student, X, y, w, b, public=True, **tol):
     expected = _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b)
     expect_close(
@@ -495,7 +480,19 @@ def check_logistic_regression_grad_matches_autograd(student, ref, case):
 def check_logistic_regression_grad_large_scores(student, ref, case, big):
     X, y, w, b = case
     w, b = w * big, b * big  # scores of magnitude ~big: sigmoid saturates, log(p) would be log(0)
-    _expect_logistic(student, X, y, w, b, **_score_tolerance(X, w, b))
+    # the one stability rule: finite and right in float64 and float32
+    expect_stable(
+        student.logistic_regression_grad,
+        lambda X, y, w, b: _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b),
+        dict(X=X, y=y, w=w, b=b),
+        name=("loss", "dw", "db"),
+        batch=X.shape[0],
+        per_dtype=lambda X, y, w, b: dict(
+            named=_logistic_mistakes(X, y, w, b, _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b)),
+            causes=_logistic_causes(X, y, w, b),
+            **_score_tolerance(X, w, b),
+        ),
+    )
 
 
 @exercise("ch2.logistic_regression_grad", points=1, hidden=True)
@@ -531,7 +528,7 @@ def _softmax_mistakes(X, y, W, b, expected):
     named = [
         ("mistake.ch2.softmax_regression_grad.sign", (None, -dW, -db), {}),
         ("mistake.ch2.softmax_regression_grad.no_one_hot", (None, dW_no_y, db_no_y), {}),
-        ("mistake.ch2.softmax_regression_grad.unstable", (-torch.log(P[torch.arange(n), y]).mean(), X.T @ unstable_ds, unstable_ds.sum(0)), {}),
+        ("mistake.ch2.softmax_regression_grad.no_max_shift", (-torch.log(P[torch.arange(n), y]).mean(), X.T @ unstable_ds, unstable_ds.sum(0)), {}),
         ("mistake.ch2.softmax_regression_grad.loss", (loss * n, None, None), {}),
     ]
     if n > 1:
@@ -565,7 +562,18 @@ def check_softmax_regression_grad_matches_autograd(student, ref, case):
 def check_softmax_regression_grad_large_scores(student, ref, case, big):
     X, y, W, b = case
     W, b = W * big, b * big  # exp() of scores this large overflows
-    _expect_softmax(student, X, y, W, b, **_score_tolerance(X, W, b))
+    # the one stability rule: finite and right in float64 and float32
+    expect_stable(
+        student.softmax_regression_grad,
+        lambda X, y, W, b: _autograd_loss(F.cross_entropy, X, y, W, b),
+        dict(X=X, y=y, W=W, b=b),
+        name=("loss", "dW", "db"),
+        batch=X.shape[0],
+        per_dtype=lambda X, y, W, b: dict(
+            named=_softmax_mistakes(X, y, W, b, _autograd_loss(F.cross_entropy, X, y, W, b)),
+            **_score_tolerance(X, W, b),
+        ),
+    )
 
 
 @exercise("ch2.softmax_regression_grad", points=1, hidden=True)

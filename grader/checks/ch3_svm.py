@@ -91,25 +91,6 @@ def boundary_hinge_case(draw):
     return w.to(dtype), b.to(dtype), X.to(dtype), y.to(dtype), C
 
 
-def _hinge_mistakes(w, b, X, y, C) -> dict:
-    def run(w, b, X, y):
-        n = X.shape[0]
-        margins = y * (X @ w + b)
-        hinge = torch.clamp(1 - margins, min=0)
-        ds = -C * (margins < 1).to(X.dtype) * y / n
-        ds_le = -C * (margins <= 1).to(X.dtype) * y / n
-        reg = (w * w).sum()
-        return {
-            "mistake.ch3.hinge_loss_grad.sum_not_mean": (0.5 * reg + C * hinge.sum(), w + X.T @ (ds * n), ds.sum() * n),
-            "mistake.ch3.hinge_loss_grad.margin_one_active": (None, w + X.T @ ds_le, ds_le.sum()),
-            "mistake.ch3.hinge_loss_grad.no_regulariser_gradient": (None, X.T @ ds, None),
-            "mistake.ch3.hinge_loss_grad.db_sign": (None, None, -ds.sum()),
-            "mistake.ch3.hinge_loss_grad.missing_half": (reg + C * hinge.mean(), 2 * w + X.T @ ds, None),
-        }
-
-    return truth(run, w, b, X, y)
-
-
 @exercise("ch3.hinge_loss_grad", points=2)
 @given(case=hinge_case())
 def check_hinge_loss_grad_matches_reference(student, ref, case):
@@ -120,7 +101,7 @@ def check_hinge_loss_grad_matches_reference(student, ref, case):
         name=("loss", "dw", "db"),
         inputs=dict(w=w, b=b, X=X, y=y, C=C),
         batch=X.shape[0],
-        mistakes=_hinge_mistakes(w, b, X, y, C),
+        mistakes=truth(ref.hinge_mistake_outputs, w, b, X, y, C),
     )
 
 
@@ -134,7 +115,7 @@ def check_hinge_margin_of_exactly_one_gives_no_gradient(student, ref, case):
         name=("loss", "dw", "db"),
         inputs=dict(w=w, b=b, X=X, y=y, C=C),
         batch=X.shape[0],
-        mistakes=_hinge_mistakes(w, b, X, y, C),
+        mistakes=truth(ref.hinge_mistake_outputs, w, b, X, y, C),
     )
 
 
@@ -147,7 +128,7 @@ def check_hinge_loss_grad_larger_batches(student, ref, case):
         truth(ref.hinge_loss_grad, w, b, X, y, C),
         name=("loss", "dw", "db"),
         batch=X.shape[0],
-        mistakes=_hinge_mistakes(w, b, X, y, C),
+        mistakes=truth(ref.hinge_mistake_outputs, w, b, X, y, C),
     )
 
 
@@ -184,57 +165,17 @@ def tied_multiclass_case(draw):
     return W.to(dtype), X.to(dtype), y, reg
 
 
-def _multiclass_autograd(W, X, y, reg):
-    """Loss and dW from F.multi_margin_loss (which divides by C) and autograd, float64."""
-
-    def run(W, X):
-        leaf = W.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            loss = F.multi_margin_loss(X @ leaf, y) * W.shape[1] + reg * (leaf * leaf).sum()
-            (dW,) = torch.autograd.grad(loss, leaf)
-        return loss.detach(), dW
-
-    return truth(run, W, X)
-
-
-def _multiclass_mistakes(W, X, y, reg) -> dict:
-    def run(W, X):
-        n = X.shape[0]
-        scores = X @ W
-        target = torch.zeros_like(scores, dtype=torch.bool).scatter(1, y[:, None], True)
-        raw = scores - scores.gather(1, y[:, None]) + 1
-        terms = torch.where(target, 0.0, raw.clamp(min=0))
-        t = target.to(X.dtype)
-
-        def dW_of(active, correct=True):
-            ds = active - t * active.sum(1, keepdim=True) if correct else active
-            return X.T @ ds / n + 2 * reg * W
-
-        active = (terms > 0).to(X.dtype)
-        loss = terms.sum() / n + reg * (W * W).sum()
-        dW = dW_of(active)
-        return {
-            "mistake.ch3.multiclass_svm_loss.includes_correct_class": (loss + 1, None),
-            "mistake.ch3.multiclass_svm_loss.reg_grad_factor": (None, dW - reg * W),
-            "mistake.ch3.multiclass_svm_loss.no_correct_class_gradient": (None, dW_of(active, correct=False)),
-            "mistake.ch3.multiclass_svm_loss.zero_term_active": (None, dW_of(((raw >= 0) & ~target).to(X.dtype))),
-            "mistake.ch3.multiclass_svm_loss.no_mean": (terms.sum() + reg * (W * W).sum(), (dW - 2 * reg * W) * n + 2 * reg * W),
-        }
-
-    return truth(run, W, X)
-
-
 @exercise("ch3.multiclass_svm_loss", points=3)
 @given(case=multiclass_case())
 def check_multiclass_svm_loss_matches_multi_margin_loss(student, ref, case):
     W, X, y, reg = case
     expect_close(
         student.multiclass_svm_loss(W, X, y, reg),
-        _multiclass_autograd(W, X, y, reg),
+        truth(ref.multiclass_svm_by_multi_margin_loss, W, X, y, reg),
         name=("loss", "dW"),
         inputs=dict(W=W, X=X, y=y, reg=reg),
         batch=X.shape[0],
-        mistakes=_multiclass_mistakes(W, X, y, reg),
+        mistakes=truth(ref.multiclass_svm_mistake_outputs, W, X, y, reg),
     )
 
 
@@ -248,7 +189,7 @@ def check_multiclass_term_of_exactly_zero_gives_no_gradient(student, ref, case):
         name=("loss", "dW"),
         inputs=dict(W=W, X=X, y=y, reg=reg),
         batch=X.shape[0],
-        mistakes=_multiclass_mistakes(W, X, y, reg),
+        mistakes=truth(ref.multiclass_svm_mistake_outputs, W, X, y, reg),
     )
 
 
@@ -258,10 +199,10 @@ def check_multiclass_svm_loss_larger_problems(student, ref, case):
     W, X, y, reg = case
     expect_close(
         student.multiclass_svm_loss(W, X, y, reg),
-        _multiclass_autograd(W, X, y, reg),
+        truth(ref.multiclass_svm_by_multi_margin_loss, W, X, y, reg),
         name=("loss", "dW"),
         batch=X.shape[0],
-        mistakes=_multiclass_mistakes(W, X, y, reg),
+        mistakes=truth(ref.multiclass_svm_mistake_outputs, W, X, y, reg),
     )
 
 
@@ -318,15 +259,11 @@ def check_linear_kernel_pairs_rows_of_x_with_rows_of_y(student, ref, pair):
     )
 
 
-def _poly(X, Y, degree, gamma, coef0):
-    return truth(lambda X, Y: (gamma * (X @ Y.T) + coef0) ** degree, X, Y)
-
-
-def _poly_default_mistakes(got, X, Y, degree, coef0) -> dict:
+def _poly_default_mistakes(ref, got, X, Y, degree, coef0) -> dict:
     """Mistakes of a call with gamma=None: another default, or coef0 after the power."""
     n, m, d = X.shape[0], Y.shape[0], X.shape[1]
     return {
-        "mistake.ch3.polynomial_kernel.gamma_default": nearest(got, [_poly(X, Y, degree, g, coef0) for g in (1.0, 1 / n, 1 / m, 1 / (n * d))]),
+        "mistake.ch3.polynomial_kernel.gamma_default": nearest(got, [truth(ref.polynomial_kernel_formula, X, Y, degree, g, coef0) for g in (1.0, 1 / n, 1 / m, 1 / (n * d))]),
         "mistake.ch3.polynomial_kernel.coef0_outside": truth(lambda X, Y: (X @ Y.T / d) ** degree + coef0, X, Y),
         "mistake.ch3.polynomial_kernel.gamma_misplaced": truth(lambda X, Y: (X @ Y.T + coef0) ** degree / d, X, Y),
     }
@@ -350,7 +287,7 @@ def check_polynomial_kernel_matches_sklearn(student, ref, pair, degree, gamma, c
         mistakes={
             "mistake.ch3.polynomial_kernel.coef0_outside": truth(lambda X, Y: (gamma * (X @ Y.T)) ** degree + coef0, X, Y),
             "mistake.ch3.polynomial_kernel.gamma_misplaced": nearest(
-                got, [truth(lambda X, Y: gamma * (X @ Y.T + coef0) ** degree, X, Y), _poly(X, Y, degree, 1.0, coef0)]
+                got, [truth(lambda X, Y: gamma * (X @ Y.T + coef0) ** degree, X, Y), truth(ref.polynomial_kernel_formula, X, Y, degree, 1.0, coef0)]
             ),
         },
     )
@@ -366,7 +303,7 @@ def check_polynomial_kernel_defaults(student, ref, pair):
         sklearn_truth(_sk_pairwise().polynomial_kernel, X, Y),
         name="K",
         inputs=dict(X=X, Y=Y),
-        mistakes=_poly_default_mistakes(got, X, Y, 3, 1.0),
+        mistakes=_poly_default_mistakes(ref, got, X, Y, 3, 1.0),
     )
 
 
@@ -379,12 +316,12 @@ def check_polynomial_kernel_larger_and_mixed_parameters(student, ref, pair, degr
         got,
         sklearn_truth(_sk_pairwise().polynomial_kernel, X, Y, degree=degree, gamma=gamma, coef0=coef0),
         name="K",
-        mistakes=_poly_default_mistakes(got, X, Y, degree, coef0) if gamma is None else None,
+        mistakes=_poly_default_mistakes(ref, got, X, Y, degree, coef0) if gamma is None else None,
     )
 
 
 def _sq_dists(X, Y):
-    return ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    return torch.cdist(X, Y, compute_mode="donot_use_mm_for_euclid_dist") ** 2
 
 
 def _rbf_mistakes(got, X, Y, gamma) -> dict:
@@ -481,42 +418,6 @@ def _fitted_svc(model: tuple, seed: int, n: int = 40, d: int = 3):
     return SVC(C=1.0, kernel=kernel, gamma="auto" if gamma is None else gamma, degree=degree, coef0=coef0).fit(X.numpy(), y.numpy())
 
 
-def _kernel(X, S, kernel, gamma, degree, coef0):
-    """The kernel matrix (M, S) in float64 by the contract's formulas."""
-    g = 1.0 / X.shape[1] if gamma is None else gamma
-    if kernel == "linear":
-        return X @ S.T
-    if kernel == "poly":
-        return (g * (X @ S.T) + coef0) ** degree
-    return torch.exp(-g * _sq_dists(X, S))
-
-
-def _decision_mistakes(got, X, S, coef, intercept, kernel, gamma, degree, coef0) -> dict:
-    def run(X, S, coef):
-        b = float(intercept)
-        K = _kernel(X, S, kernel, gamma, degree, coef0)
-        out = {
-            "mistake.ch3.svm_decision_function.missing_intercept": K @ coef,
-            "mistake.ch3.svm_decision_function.dual_coef_sign": K @ coef.abs() + b,
-        }
-        if gamma is None and kernel != "linear":
-            wrong = [_kernel(X, S, kernel, g, degree, coef0) @ coef + b for g in (1.0 / S.shape[0], 1.0 / X.shape[0], 1.0)]
-            out["mistake.ch3.svm_decision_function.gamma_default"] = wrong
-        others = [
-            (k, gm, dg, c0)
-            for k in ("linear", "poly", "rbf")
-            for gm in (gamma, None)
-            for dg, c0 in ((degree, coef0), (3, 1.0), (degree, 0.0), (3, 0.0), (degree, 1.0), (3, coef0))
-        ]
-        out["mistake.ch3.svm_decision_function.kernel_params"] = [
-            _kernel(X, S, *o) @ coef + b for o in others if o != (kernel, gamma, degree, coef0) and not (kernel == "linear" and o[0] == "linear")
-        ]
-        return out
-
-    out = truth(run, X, S, coef)
-    return {k: nearest(got, v) if isinstance(v, list) else v for k, v in out.items()}
-
-
 def _call_decision(student, X, S, coef, intercept, model, explicit: bool):
     kernel, gamma, degree, coef0 = model
     kwargs = dict(gamma=gamma, degree=degree, coef0=coef0)
@@ -525,8 +426,13 @@ def _call_decision(student, X, S, coef, intercept, model, explicit: bool):
     return student.svm_decision_function(X, S, coef, intercept, kernel, **kwargs), kwargs
 
 
-def _decision_magnitude(X, S, coef, intercept, model):
-    return truth(lambda X, S, coef: (_kernel(X, S, *model).abs() @ coef.abs()) + abs(float(intercept)), X, S, coef)
+def _decision_mistakes(ref, got, X, S, coef, intercept, kernel, gamma, degree, coef0) -> dict:
+    out = truth(ref.svm_decision_mistake_outputs, X, S, coef, float(intercept), kernel, gamma, degree, coef0)
+    return {k: nearest(got, v) if isinstance(v, list) else v for k, v in out.items()}
+
+
+def _decision_magnitude(ref, X, S, coef, intercept, model):
+    return truth(ref.svm_decision_magnitude, X, S, coef, float(intercept), *model)
 
 
 @exercise("ch3.svm_decision_function", points=3)
@@ -553,8 +459,8 @@ def check_svm_decision_function_matches_fitted_svc(student, ref, dtype, model, s
         expected,
         name="scores",
         inputs=dict(X=X, support_vectors=S, dual_coef=coef, intercept=intercept, kernel=model[0]) | kwargs,
-        mistakes=_decision_mistakes(got, X, S, coef, intercept, *model),
-        **sum_tolerance(_decision_magnitude(X, S, coef, intercept, model), expected),
+        mistakes=_decision_mistakes(ref, got, X, S, coef, intercept, *model),
+        **sum_tolerance(_decision_magnitude(ref, X, S, coef, intercept, model), expected),
     )
 
 
@@ -587,8 +493,8 @@ def check_svm_decision_function_single_points_and_float_intercept(student, ref, 
         expected,
         name="scores",
         inputs=dict(X=X, support_vectors=S, dual_coef=coef, intercept=intercept, kernel=model[0]) | kwargs,
-        mistakes=_decision_mistakes(got, X, S, coef, intercept, *model),
-        **sum_tolerance(_decision_magnitude(X, S, coef, intercept, model), expected),
+        mistakes=_decision_mistakes(ref, got, X, S, coef, intercept, *model),
+        **sum_tolerance(_decision_magnitude(ref, X, S, coef, intercept, model), expected),
     )
 
 
@@ -605,8 +511,8 @@ def check_svm_decision_function_larger_fitted_svc(student, ref, model, points):
         got,
         expected,
         name="scores",
-        mistakes=_decision_mistakes(got, X, S, coef, intercept, *model),
-        **sum_tolerance(_decision_magnitude(X, S, coef, intercept, model), expected),
+        mistakes=_decision_mistakes(ref, got, X, S, coef, intercept, *model),
+        **sum_tolerance(_decision_magnitude(ref, X, S, coef, intercept, model), expected),
     )
 
 

@@ -280,38 +280,17 @@ def mlp_case(draw):
     return params, draw(tensors((n, d), dtype)), draw(labels(n, c))
 
 
-def _mlp_without_relu_mask(params, X, y):
-    """Gradients of a student who forgets to mask the gradient at the ReLU."""
-    h1 = torch.relu(X @ params["W1"] + params["b1"])
-    scores = h1 @ params["W2"] + params["b2"]
-    dscores = (torch.softmax(scores, dim=1) - F.one_hot(y, scores.shape[1]).to(scores.dtype)) / X.shape[0]
-    da1 = dscores @ params["W2"].T  # no mask
-    return None, {"W1": X.T @ da1, "b1": da1.sum(0)}
-
-
-def _mlp_autograd(params, X, y):
-    def run(params, X):
-        leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-        with torch.enable_grad():
-            scores = torch.relu(X @ leaves["W1"] + leaves["b1"]) @ leaves["W2"] + leaves["b2"]
-            loss = F.cross_entropy(scores, y)
-            grads = torch.autograd.grad(loss, list(leaves.values()))
-        return loss.detach(), {k: g for k, g in zip(leaves, grads)}
-
-    return truth(run, params, X)
-
-
 @exercise("ch4.mlp_loss_and_grads", points=4)
 @given(case=mlp_case())
 def check_mlp_loss_and_grads_match_autograd(student, ref, case):
     params, X, y = case
     expect_close(
         student.mlp_loss_and_grads(params, X, y),
-        _mlp_autograd(params, X, y),
+        truth(ref.mlp_loss_and_grads_by_autograd, params, X, y),
         name=("loss", "grads"),
         inputs=dict(params=params, X=X, y=y),
         batch=X.shape[0],
-        mistakes={"mistake.ch4.mlp_loss_and_grads.no_relu_mask": _mlp_without_relu_mask(params, X, y)},
+        mistakes={"mistake.ch4.mlp_loss_and_grads.no_relu_mask": truth(ref.mlp_grads_without_relu_mask, params, X, y)},
     )
 
 
@@ -320,7 +299,7 @@ def check_mlp_loss_and_grads_match_autograd(student, ref, case):
 def check_mlp_loss_and_grads_stable_for_large_scores(student, ref, case, big):
     params, X, y = case
     params = dict(params, W2=params["W2"] * big, b2=params["b2"] * big)  # scores of size ~big
-    expect_stable(student.mlp_loss_and_grads, _mlp_autograd, dict(params=params, X=X, y=y), name=("loss", "grads"), batch=X.shape[0], rtol=1e-3)
+    expect_stable(student.mlp_loss_and_grads, lambda params, X, y: truth(ref.mlp_loss_and_grads_by_autograd, params, X, y), dict(params=params, X=X, y=y), name=("loss", "grads"), batch=X.shape[0], rtol=1e-3)
 
 
 @exercise("ch4.mlp_loss_and_grads", points=1, hidden=True)
@@ -330,10 +309,10 @@ def check_mlp_with_dead_and_live_units(student, ref, case, shift):
     params = dict(params, b1=params["b1"] + shift)  # most hidden units all dead, or all live
     expect_close(
         student.mlp_loss_and_grads(params, X, y),
-        _mlp_autograd(params, X, y),
+        truth(ref.mlp_loss_and_grads_by_autograd, params, X, y),
         name=("loss", "grads"),
         batch=X.shape[0],
-        mistakes={"mistake.ch4.mlp_loss_and_grads.no_relu_mask": _mlp_without_relu_mask(params, X, y)},
+        mistakes={"mistake.ch4.mlp_loss_and_grads.no_relu_mask": truth(ref.mlp_grads_without_relu_mask, params, X, y)},
     )
 
 
@@ -547,15 +526,6 @@ def batchnorm_case(draw):
     return x, gamma, beta, running_mean, running_var, momentum
 
 
-def _batch_norm(x, gamma, beta, rm, rv, momentum, eps, training):
-    def run(x, gamma, beta, rm, rv):
-        rm, rv = rm.clone(), rv.clone()
-        out = F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=momentum, eps=eps)
-        return out, rm, rv
-
-    return truth(run, x, gamma, beta, rm, rv)
-
-
 @exercise("ch4.batchnorm_forward", points=3)
 @given(case=batchnorm_case(), eps=st.sampled_from([1e-5, 1e-2]))
 def check_batchnorm_training_matches_pytorch(student, ref, case, eps):
@@ -564,7 +534,7 @@ def check_batchnorm_training_matches_pytorch(student, ref, case, eps):
     mean, var = x.mean(0), x.var(0, unbiased=False)
     expect_close(
         student.batchnorm_forward(x, gamma, beta, rm, rv, momentum, eps, True),
-        _batch_norm(x, gamma, beta, rm, rv, momentum, eps, True),
+        truth(ref.batch_norm_by_pytorch, x, gamma, beta, rm, rv, momentum, eps, True),
         name=("out", "running_mean", "running_var"),
         inputs=dict(x=x, gamma=gamma, beta=beta, running_mean=rm, running_var=rv, momentum=momentum, eps=eps),
         mistakes={
@@ -582,47 +552,11 @@ def check_batchnorm_eval_uses_running_statistics(student, ref, case):
     mean, var = x.mean(0), x.var(0, unbiased=False)
     expect_close(
         student.batchnorm_forward(x, gamma, beta, rm, rv, momentum, 1e-5, False),
-        _batch_norm(x, gamma, beta, rm, rv, momentum, 1e-5, False),
+        truth(ref.batch_norm_by_pytorch, x, gamma, beta, rm, rv, momentum, 1e-5, False),
         name=("out", "running_mean", "running_var"),
         inputs=dict(x=x, gamma=gamma, beta=beta, running_mean=rm, running_var=rv, training=False),
         mistakes={"mistake.ch4.batchnorm_forward.eval_uses_batch_stats": ((x - mean) / (var + 1e-5).sqrt() * gamma + beta, None, None)},
     )
-
-
-def _norm_backward(kind, dout, x, gamma, eps):
-    def forward(x, gamma, beta):
-        if kind == "batch":
-            return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
-        return F.layer_norm(x, x.shape[-1:], gamma, beta, eps)
-
-    return autograd(forward, x, gamma, torch.zeros_like(gamma), dout=dout)
-
-
-def _norm_mistakes(kind, dout, x, gamma, eps):
-    """Gradients of the usual normalisation-backward mistakes, as (dx, dgamma, dbeta)."""
-    dim = 0 if kind == "batch" else -1
-    other = -1 if kind == "batch" else 0
-
-    def textbook(dout, x, gamma, dim, unbiased):
-        """The usual closed form, with the statistics taken over `dim`."""
-        var = _unbiased_var(x, dim) if unbiased else x.var(dim, unbiased=False, keepdim=True)
-        inv_std = (var + eps).rsqrt()
-        xhat = (x - x.mean(dim, keepdim=True)) * inv_std
-        g = dout * gamma
-        dx = inv_std * (g - g.mean(dim, keepdim=True) - xhat * (g * xhat).mean(dim, keepdim=True))
-        return dx, (dout * xhat).sum(0), dout.sum(0)
-
-    def constant_stats(dout, x, gamma):
-        return dout * gamma * (x.var(dim, unbiased=False, keepdim=True) + eps).rsqrt()
-
-    name = f"mistake.ch4.{kind}norm_backward"
-    out = {
-        f"{name}.{'ignores_batch_statistics' if kind == 'batch' else 'ignores_row_statistics'}": (truth(constant_stats, dout, x, gamma), None, None),
-        f"{name}.unbiased_variance": truth(textbook, dout, x, gamma, dim, True),
-    }
-    if kind == "layer":
-        out[f"{name}.batch_axis"] = (truth(textbook, dout, x, gamma, other, False)[0], None, None)
-    return out
 
 
 def _unbiased_var(x, dim):
@@ -639,11 +573,11 @@ def check_batchnorm_backward_matches_autograd(student, ref, case, eps):
     dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(x.numel()), dtype=torch.float64).to(x.dtype)
     expect_close(
         student.batchnorm_backward(dout, x, gamma, eps),
-        _norm_backward("batch", dout, x, gamma, eps),
+        truth(ref.norm_backward_by_autograd, "batch", dout, x, gamma, eps),
         name=("dx", "dgamma", "dbeta"),
         inputs=dict(dout=dout, x=x, gamma=gamma, eps=eps),
         batch=x.shape[0],
-        mistakes=_norm_mistakes("batch", dout, x, gamma, eps),
+        mistakes=truth(ref.norm_backward_mistake_outputs, "batch", dout, x, gamma, eps),
         **NORM_TOLERANCE[x.dtype],
     )
 
@@ -652,7 +586,7 @@ def check_batchnorm_backward_matches_autograd(student, ref, case, eps):
 @given(case=norm_case(min_n=8, max_n=32))
 def check_batchnorm_backward_larger_batches(student, ref, case):
     x, gamma, beta = case
-    expect_close(student.batchnorm_backward(beta.expand_as(x).contiguous(), x, gamma), _norm_backward("batch", beta.expand_as(x), x, gamma, 1e-5), name=("dx", "dgamma", "dbeta"), batch=x.shape[0])
+    expect_close(student.batchnorm_backward(beta.expand_as(x).contiguous(), x, gamma), truth(ref.norm_backward_by_autograd, "batch", beta.expand_as(x), x, gamma, 1e-5), name=("dx", "dgamma", "dbeta"), batch=x.shape[0])
 
 
 @exercise("ch4.layernorm_forward", points=3)
@@ -706,7 +640,7 @@ def check_layernorm_backward_any_leading_dims(student, ref, case):
     with leading_dims(x):
         expect_close(
             student.layernorm_backward(dout, x, gamma),
-            _norm_backward("layer", dout, x, gamma, 1e-5),
+            truth(ref.norm_backward_by_autograd, "layer", dout, x, gamma, 1e-5),
             name=("dx", "dgamma", "dbeta"),
             inputs=dict(dout=dout, x=x, gamma=gamma),
             **NORM_TOLERANCE[x.dtype],
@@ -720,11 +654,11 @@ def check_layernorm_backward_matches_autograd(student, ref, case, eps):
     dout = torch.randn(x.shape, generator=torch.Generator().manual_seed(x.numel()), dtype=torch.float64).to(x.dtype)
     expect_close(
         student.layernorm_backward(dout, x, gamma, eps),
-        _norm_backward("layer", dout, x, gamma, eps),
+        truth(ref.norm_backward_by_autograd, "layer", dout, x, gamma, eps),
         name=("dx", "dgamma", "dbeta"),
         inputs=dict(dout=dout, x=x, gamma=gamma, eps=eps),
         batch=x.shape[0],
-        mistakes=_norm_mistakes("layer", dout, x, gamma, eps),
+        mistakes=truth(ref.norm_backward_mistake_outputs, "layer", dout, x, gamma, eps),
         **NORM_TOLERANCE[x.dtype],
     )
 
@@ -736,4 +670,4 @@ def check_layernorm_backward_wider_rows(student, ref, case):
     x = torch.cat([x, x * 2], dim=1)
     gamma = torch.cat([gamma, gamma])
     dout = torch.ones_like(x)
-    expect_close(student.layernorm_backward(dout, x, gamma), _norm_backward("layer", dout, x, gamma, 1e-5), name=("dx", "dgamma", "dbeta"))
+    expect_close(student.layernorm_backward(dout, x, gamma), truth(ref.norm_backward_by_autograd, "layer", dout, x, gamma, 1e-5), name=("dx", "dgamma", "dbeta"))

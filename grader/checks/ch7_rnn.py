@@ -5,8 +5,8 @@ Expected values come from PyTorch itself, in float64: the cells' own kernels
 `nn.LSTMCell` and `nn.GRUCell` run), `nn.RNN` / `nn.LSTM(batch_first=True)` called with
 the student's weights through `torch.func.functional_call`, autograd through those for
 the backward passes, and `torch.nn.utils.clip_grad_norm_`. The contract's single bias b
-is PyTorch's bias_ih with bias_hh = 0. Known mistakes are recomputed here so feedback
-can name them.
+is PyTorch's bias_ih with bias_hh = 0. The outputs of known mistakes come from
+`solutions/mistakes/ch7_rnn.py` through `ref`, so that feedback can name them.
 """
 
 from __future__ import annotations
@@ -84,56 +84,30 @@ def _rnn_cell(x, h, W_ih, W_hh, b):
     return torch.rnn_tanh_cell(x, h, W_ih, W_hh, b, _zero_bias(b))
 
 
-def _rnn_step_forward_mistakes(x, h, W_ih, W_hh, b):
-    def run(x, h, W_ih, W_hh, b):
-        a = x @ W_ih.T + h @ W_hh.T + b
-        return {
-            "mistake.ch7.rnn_step_forward.no_tanh": a,
-            "mistake.ch7.rnn_step_forward.sigmoid": torch.sigmoid(a),
-            "mistake.ch7.rnn_step_forward.transpose": torch.tanh(x @ W_ih.T + h @ W_hh + b),
-        }
-
-    return truth(run, x, h, W_ih, W_hh, b)
-
-
-def _check_rnn_step_forward(student, case, reveal=True):
+def _check_rnn_step_forward(student, ref, case, reveal=True):
     x, h, _, W_ih, W_hh, b, *_ = case
     expect_close(
         student.rnn_step_forward(x, h, W_ih, W_hh, b),
         truth(_rnn_cell, x, h, W_ih, W_hh, b),
         name="h",
         inputs=dict(x=x, h_prev=h, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
-        mistakes=_rnn_step_forward_mistakes(x, h, W_ih, W_hh, b),
+        mistakes=truth(ref.rnn_step_forward_mistake_outputs, x, h, W_ih, W_hh, b),
     )
 
 
 @exercise("ch7.rnn_step_forward", points=1)
 @given(case=recurrent_case())
 def check_rnn_step_forward_matches_rnncell(student, ref, case):
-    _check_rnn_step_forward(student, case)
+    _check_rnn_step_forward(student, ref, case)
 
 
 @exercise("ch7.rnn_step_forward", points=1, hidden=True)
 @given(case=recurrent_case(max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 10.0, 300.0])))
 def check_rnn_step_forward_saturated_and_larger(student, ref, case):
-    _check_rnn_step_forward(student, case, reveal=False)
+    _check_rnn_step_forward(student, ref, case, reveal=False)
 
 
-def _rnn_step_backward_mistakes(dh, x, h, W_ih, W_hh, b):
-    def run(dh, x, h, W_ih, W_hh, b):
-        a = x @ W_ih.T + h @ W_hh.T + b
-        da = dh * (1 - torch.tanh(a) ** 2)
-        da_pre = dh * (1 - a * a)  # the derivative taken at the pre-activation
-        return {
-            "mistake.ch7.rnn_step_backward.tanh_derivative": (da_pre @ W_ih, da_pre @ W_hh, da_pre.T @ x, da_pre.T @ h, da_pre.sum(0)),
-            "mistake.ch7.rnn_step_backward.transpose": (None, None, x.T @ da, h.T @ da, None),
-            "mistake.ch7.rnn_step_backward.db": (None, None, None, None, da.mean(0)),
-        }
-
-    return truth(run, dh, x, h, W_ih, W_hh, b)
-
-
-def _check_rnn_step_backward(student, case, reveal=True):
+def _check_rnn_step_backward(student, ref, case, reveal=True):
     x, h, _, W_ih, W_hh, b, _, dh, _ = case
     expect_close(
         student.rnn_step_backward(dh, x, h, W_ih, W_hh, b),
@@ -141,20 +115,20 @@ def _check_rnn_step_backward(student, case, reveal=True):
         name=("dx", "dh_prev", "dW_ih", "dW_hh", "db"),
         inputs=dict(dh=dh, x=x, h_prev=h, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
         batch=x.shape[0],
-        mistakes=_rnn_step_backward_mistakes(dh, x, h, W_ih, W_hh, b),
+        mistakes=truth(ref.rnn_step_backward_mistake_outputs, dh, x, h, W_ih, W_hh, b),
     )
 
 
 @exercise("ch7.rnn_step_backward", points=3)
 @given(case=recurrent_case())
 def check_rnn_step_backward_matches_autograd(student, ref, case):
-    _check_rnn_step_backward(student, case)
+    _check_rnn_step_backward(student, ref, case)
 
 
 @exercise("ch7.rnn_step_backward", points=1, hidden=True)
 @given(case=recurrent_case(max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 3.0])))
 def check_rnn_step_backward_saturated_and_larger(student, ref, case):
-    _check_rnn_step_backward(student, case, reveal=False)
+    _check_rnn_step_backward(student, ref, case, reveal=False)
 
 
 # --- RNN over a sequence -------------------------------------------------------------------------------
@@ -168,87 +142,30 @@ def _rnn_layer(x, h0, W_ih, W_hh, b):
     return hs
 
 
-def _rnn_forward_mistakes(x, h0, W_ih, W_hh, b):
-    def run(x, h0, W_ih, W_hh, b):
-        n, t_len, _ = x.shape
-        step = lambda x_t, h: torch.tanh(x_t @ W_ih.T + h @ W_hh.T + b)  # noqa: E731
-        states, h = [h0], h0
-        for t in range(t_len):
-            h = step(x[:, t], h)
-            states.append(h)
-        return {
-            "mistake.ch7.rnn_forward.state_not_carried": torch.stack([step(x[:, t], h0) for t in range(t_len)], dim=1),
-            "mistake.ch7.rnn_forward.includes_h0": torch.stack(states[:-1], dim=1),
-            "mistake.ch7.rnn_forward.time_axis": torch.stack(states[1:], dim=0).reshape(n, t_len, -1),
-        }
-
-    return truth(run, x, h0, W_ih, W_hh, b)
-
-
-def _check_rnn_forward(student, case, reveal=True):
+def _check_rnn_forward(student, ref, case, reveal=True):
     x, h0, _, W_ih, W_hh, b, *_ = case
     expect_close(
         student.rnn_forward(x, h0, W_ih, W_hh, b),
         truth(_rnn_layer, x, h0, W_ih, W_hh, b),
         name="hs",
         inputs=dict(x=x, h0=h0, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
-        mistakes=_rnn_forward_mistakes(x, h0, W_ih, W_hh, b),
+        mistakes=truth(ref.rnn_forward_mistake_outputs, x, h0, W_ih, W_hh, b),
     )
 
 
 @exercise("ch7.rnn_forward", points=2)
 @given(case=recurrent_case(seq=True))
 def check_rnn_forward_matches_nn_rnn(student, ref, case):
-    _check_rnn_forward(student, case)
+    _check_rnn_forward(student, ref, case)
 
 
 @exercise("ch7.rnn_forward", points=1, hidden=True)
 @given(case=recurrent_case(seq=True, max_n=3, min_t=50, max_t=50, weight_scale=0.35))
 def check_rnn_forward_long_sequences(student, ref, case):
-    _check_rnn_forward(student, case, reveal=False)
+    _check_rnn_forward(student, ref, case, reveal=False)
 
 
-def _bptt_mistakes(dhs, x, h0, W_ih, W_hh, b):
-    """(dx, dh0, dW_ih, dW_hh, db) of the usual BPTT mistakes."""
-
-    def bptt(dhs, x, h0, W_ih, W_hh, b, carry=True, own_state=False, accumulate=True):
-        t_len = x.shape[1]
-        states, h = [h0], h0
-        for t in range(t_len):
-            h = torch.tanh(x[:, t] @ W_ih.T + h @ W_hh.T + b)
-            states.append(h)
-        dx = torch.zeros_like(x)
-        dW_ih, dW_hh, db = torch.zeros_like(W_ih), torch.zeros_like(W_hh), torch.zeros_like(b)
-        dh_next = torch.zeros_like(h0)
-        for t in reversed(range(t_len)):
-            h_prev = states[t + 1] if own_state else states[t]
-            h_t = torch.tanh(x[:, t] @ W_ih.T + h_prev @ W_hh.T + b)
-            da = (dhs[:, t] + (dh_next if carry else 0)) * (1 - h_t * h_t)
-            dx[:, t] = da @ W_ih
-            dh_next = da @ W_hh
-            step = (da.T @ x[:, t], da.T @ h_prev, da.sum(0))
-            if accumulate:
-                dW_ih, dW_hh, db = dW_ih + step[0], dW_hh + step[1], db + step[2]
-            else:
-                dW_ih, dW_hh, db = step
-        return dx, dh_next, dW_ih, dW_hh, db
-
-    def run(dhs, x, h0, W_ih, W_hh, b):
-        args = (dhs, x, h0, W_ih, W_hh, b)
-        last = bptt(*args, accumulate=False)
-        # dh0 first: when the loss sits on the last state only, forgetting the flow
-        # through time also zeroes dh0, but a zero dh0 with the rest right is this mistake
-        return {
-            "mistake.ch7.rnn_backward.dh0": (None, torch.zeros_like(h0), None, None, None),
-            "mistake.ch7.rnn_backward.no_bptt": bptt(*args, carry=False),
-            "mistake.ch7.rnn_backward.previous_state": bptt(*args, own_state=True),
-            "mistake.ch7.rnn_backward.accumulate": (None, None, *last[2:]),
-        }
-
-    return truth(run, dhs, x, h0, W_ih, W_hh, b)
-
-
-def _check_rnn_backward(student, case, dhs=None, reveal=True):
+def _check_rnn_backward(student, ref, case, dhs=None, reveal=True):
     x, h0, _, W_ih, W_hh, b, _, dh, _ = case
     dhs = dh if dhs is None else dhs
     expect_close(
@@ -256,14 +173,14 @@ def _check_rnn_backward(student, case, dhs=None, reveal=True):
         autograd(_rnn_layer, x, h0, W_ih, W_hh, b, dout=(dhs,)),
         name=("dx", "dh0", "dW_ih", "dW_hh", "db"),
         inputs=dict(dhs=dhs, x=x, h0=h0, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
-        mistakes=_bptt_mistakes(dhs, x, h0, W_ih, W_hh, b),
+        mistakes=truth(ref.rnn_backward_mistake_outputs, dhs, x, h0, W_ih, W_hh, b),
     )
 
 
 @exercise("ch7.rnn_backward", points=4)
 @given(case=recurrent_case(seq=True))
 def check_rnn_backward_matches_autograd(student, ref, case):
-    _check_rnn_backward(student, case)
+    _check_rnn_backward(student, ref, case)
 
 
 @exercise("ch7.rnn_backward", points=1)
@@ -272,13 +189,13 @@ def check_rnn_backward_loss_on_the_last_state_only(student, ref, case):
     # every gradient comes from h_T: it must flow back through all the steps
     dhs = torch.zeros_like(case.dh)
     dhs[:, -1] = case.dh[:, -1]
-    _check_rnn_backward(student, case, dhs=dhs)
+    _check_rnn_backward(student, ref, case, dhs=dhs)
 
 
 @exercise("ch7.rnn_backward", points=1, hidden=True)
 @given(case=recurrent_case(seq=True, max_n=3, min_t=50, max_t=50, weight_scale=0.35))
 def check_rnn_backward_long_sequences(student, ref, case):
-    _check_rnn_backward(student, case, reveal=False)
+    _check_rnn_backward(student, ref, case, reveal=False)
 
 
 # --- LSTM cell ------------------------------------------------------------------------------------------
@@ -289,83 +206,30 @@ def _lstm_cell(x, h, c, W_ih, W_hh, b):
     return torch.lstm_cell(x, (h, c), W_ih, W_hh, b, _zero_bias(b))
 
 
-def _lstm_step(x, h, c, W_ih, W_hh, b, order=(0, 1, 2, 3), h_tanh=True, swap_gates=False, forget_on_h=False):
-    """An LSTM step with switches for the usual mistakes. order: the blocks read as
-    i, f, g, o (a textbook's i, f, o, g is (0, 1, 3, 2))."""
-    blocks = (x @ W_ih.T + h @ W_hh.T + b).chunk(4, dim=1)
-    a_i, a_f, a_g, a_o = (blocks[k] for k in order)
-    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
-    if swap_gates:
-        i, f = f, i
-    c_new = f * (h if forget_on_h else c) + i * g
-    return (o * torch.tanh(c_new) if h_tanh else o * c_new), c_new
-
-
-def _lstm_step_forward_mistakes(x, h, c, W_ih, W_hh, b):
-    def run(*args):
-        return {
-            "mistake.ch7.lstm_step_forward.gate_order": _lstm_step(*args, order=(0, 1, 3, 2)),
-            "mistake.ch7.lstm_step_forward.h_without_tanh": _lstm_step(*args, h_tanh=False),
-            "mistake.ch7.lstm_step_forward.input_forget_swapped": _lstm_step(*args, swap_gates=True),
-            "mistake.ch7.lstm_step_forward.forget_on_h": _lstm_step(*args, forget_on_h=True),
-        }
-
-    return truth(run, x, h, c, W_ih, W_hh, b)
-
-
-def _check_lstm_step_forward(student, case, reveal=True):
+def _check_lstm_step_forward(student, ref, case, reveal=True):
     x, h, c, W_ih, W_hh, b, *_ = case
     expect_close(
         student.lstm_step_forward(x, h, c, W_ih, W_hh, b),
         truth(_lstm_cell, x, h, c, W_ih, W_hh, b),
         name=("h", "c"),
         inputs=dict(x=x, h_prev=h, c_prev=c, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
-        mistakes=_lstm_step_forward_mistakes(x, h, c, W_ih, W_hh, b),
+        mistakes=truth(ref.lstm_step_forward_mistake_outputs, x, h, c, W_ih, W_hh, b),
     )
 
 
 @exercise("ch7.lstm_step_forward", points=3)
 @given(case=recurrent_case(gates=4))
 def check_lstm_step_forward_matches_lstmcell(student, ref, case):
-    _check_lstm_step_forward(student, case)
+    _check_lstm_step_forward(student, ref, case)
 
 
 @exercise("ch7.lstm_step_forward", points=1, hidden=True)
 @given(case=recurrent_case(gates=4, max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 10.0, 300.0])))
 def check_lstm_step_forward_saturated_and_larger(student, ref, case):
-    _check_lstm_step_forward(student, case, reveal=False)
+    _check_lstm_step_forward(student, ref, case, reveal=False)
 
 
-def _lstm_backward(dh, dc, x, h, c, W_ih, W_hh, b, through_h=True, forget=True, derivatives=True, order=(0, 1, 2, 3)):
-    """The LSTM step's backward pass with switches for the usual mistakes. order: the
-    gate blocks of da are stacked as these blocks of (i, f, g, o)."""
-    a_i, a_f, a_g, a_o = (x @ W_ih.T + h @ W_hh.T + b).chunk(4, dim=1)
-    i, f, g, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.tanh(a_g), torch.sigmoid(a_o)
-    tanh_c = torch.tanh(f * c + i * g)
-    dc_total = dc + (dh * o * (1 - tanh_c * tanh_c) if through_h else 0)
-    di, df, dg, do = dc_total * g, dc_total * c, dc_total * i, dh * tanh_c
-    if derivatives:
-        di, df, dg, do = di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g), do * o * (1 - o)
-    else:  # the sigmoids skipped; the candidate's tanh kept
-        dg = dg * (1 - g * g)
-    blocks = (di, df, dg, do)
-    da = torch.cat([blocks[k] for k in order], dim=1)
-    return da @ W_ih, da @ W_hh, dc_total * f if forget else dc_total, da.T @ x, da.T @ h, da.sum(0)
-
-
-def _lstm_step_backward_mistakes(*args):
-    def run(*args):
-        return {
-            "mistake.ch7.lstm_step_backward.dc_path": _lstm_backward(*args, through_h=False),
-            "mistake.ch7.lstm_step_backward.dc_prev": (None, None, _lstm_backward(*args, forget=False)[2], None, None, None),
-            "mistake.ch7.lstm_step_backward.gate_derivative": _lstm_backward(*args, derivatives=False),
-            "mistake.ch7.lstm_step_backward.gate_order": _lstm_backward(*args, order=(0, 1, 3, 2)),
-        }
-
-    return truth(run, *args)
-
-
-def _check_lstm_step_backward(student, case, dh=None, dc=None, reveal=True):
+def _check_lstm_step_backward(student, ref, case, dh=None, dc=None, reveal=True):
     x, h, c, W_ih, W_hh, b, _, dh0, dc0 = case
     dh = dh0 if dh is None else dh
     dc = dc0 if dc is None else dc
@@ -375,14 +239,14 @@ def _check_lstm_step_backward(student, case, dh=None, dc=None, reveal=True):
         name=("dx", "dh_prev", "dc_prev", "dW_ih", "dW_hh", "db"),
         inputs=dict(dh=dh, dc=dc, x=x, h_prev=h, c_prev=c, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None,
         batch=x.shape[0],
-        mistakes=_lstm_step_backward_mistakes(dh, dc, x, h, c, W_ih, W_hh, b),
+        mistakes=truth(ref.lstm_step_backward_mistake_outputs, dh, dc, x, h, c, W_ih, W_hh, b),
     )
 
 
 @exercise("ch7.lstm_step_backward", points=4)
 @given(case=recurrent_case(gates=4))
 def check_lstm_step_backward_matches_autograd(student, ref, case):
-    _check_lstm_step_backward(student, case)
+    _check_lstm_step_backward(student, ref, case)
 
 
 @exercise("ch7.lstm_step_backward", points=1)
@@ -390,15 +254,15 @@ def check_lstm_step_backward_matches_autograd(student, ref, case):
 def check_lstm_step_backward_one_upstream_path_at_a_time(student, ref, case, zero):
     # only the cell state, or only the hidden state, feeds the loss
     if zero == "dh":
-        _check_lstm_step_backward(student, case, dh=torch.zeros_like(case.dh))
+        _check_lstm_step_backward(student, ref, case, dh=torch.zeros_like(case.dh))
     else:
-        _check_lstm_step_backward(student, case, dc=torch.zeros_like(case.dc))
+        _check_lstm_step_backward(student, ref, case, dc=torch.zeros_like(case.dc))
 
 
 @exercise("ch7.lstm_step_backward", points=1, hidden=True)
 @given(case=recurrent_case(gates=4, max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 3.0])))
 def check_lstm_step_backward_saturated_and_larger(student, ref, case):
-    _check_lstm_step_backward(student, case, reveal=False)
+    _check_lstm_step_backward(student, ref, case, reveal=False)
 
 
 # --- LSTM over a sequence -----------------------------------------------------------------------------
@@ -412,26 +276,7 @@ def _lstm_layer(x, h0, c0, W_ih, W_hh, b):
     return hs, h_n[0], c_n[0]
 
 
-def _lstm_forward_mistakes(x, h0, c0, W_ih, W_hh, b):
-    def run(x, h0, c0, W_ih, W_hh, b):
-        hs, cs, h, c = [], [], h0, c0
-        reset_hs, hr = [], h0
-        for t in range(x.shape[1]):
-            h, c = _lstm_step(x[:, t], h, c, W_ih, W_hh, b)
-            hs.append(h)
-            cs.append(c)
-            hr, cr = _lstm_step(x[:, t], hr, c0, W_ih, W_hh, b)
-            reset_hs.append(hr)
-        return {
-            "mistake.ch7.lstm_forward.cell_not_carried": (torch.stack(reset_hs, dim=1), hr, cr),
-            "mistake.ch7.lstm_forward.final_state_order": (None, c, h),
-            "mistake.ch7.lstm_forward.hs_are_cells": (torch.stack(cs, dim=1), None, None),
-        }
-
-    return truth(run, x, h0, c0, W_ih, W_hh, b)
-
-
-def _check_lstm_forward(student, case, reveal=True):
+def _check_lstm_forward(student, ref, case, reveal=True):
     x, h0, c0, W_ih, W_hh, b, *_ = case
     inputs = dict(x=x, h0=h0, c0=c0, W_ih=W_ih, W_hh=W_hh, b=b) if reveal else None
     expected = truth(_lstm_layer, x, h0, c0, W_ih, W_hh, b)
@@ -440,73 +285,45 @@ def _check_lstm_forward(student, case, reveal=True):
         got = (got[0], *got[1])  # (hs, (h_T, c_T)) -> (hs, h_T, c_T), named one by one
     else:  # report the structure (hs, (h_T, c_T)) the student missed
         expect_close(got, (expected[0], (expected[1], expected[2])), name=("output", "(h_T, c_T)"), inputs=inputs)
-    expect_close(got, expected, name=("hs", "h_T", "c_T"), inputs=inputs, mistakes=_lstm_forward_mistakes(x, h0, c0, W_ih, W_hh, b))
+    expect_close(got, expected, name=("hs", "h_T", "c_T"), inputs=inputs, mistakes=truth(ref.lstm_forward_mistake_outputs, x, h0, c0, W_ih, W_hh, b))
 
 
 @exercise("ch7.lstm_forward", points=2)
 @given(case=recurrent_case(gates=4, seq=True))
 def check_lstm_forward_matches_nn_lstm(student, ref, case):
-    _check_lstm_forward(student, case)
+    _check_lstm_forward(student, ref, case)
 
 
 @exercise("ch7.lstm_forward", points=1, hidden=True)
 @given(case=recurrent_case(gates=4, seq=True, max_n=3, min_t=50, max_t=50, weight_scale=0.35))
 def check_lstm_forward_long_sequences(student, ref, case):
-    _check_lstm_forward(student, case, reveal=False)
+    _check_lstm_forward(student, ref, case, reveal=False)
 
 
 # --- GRU cell --------------------------------------------------------------------------------------------
 
 
-def _gru_step(x, h, W_ih, W_hh, b_ih, b_hh, order=(0, 1, 2), update_swapped=False, reset_bias=True, reset_before=False):
-    """A GRU step with switches for the usual mistakes. order: the blocks read as r, z, n."""
-    gi = (x @ W_ih.T + b_ih).chunk(3, dim=1)
-    gh = (h @ W_hh.T + b_hh).chunk(3, dim=1)
-    (gi_r, gi_z, gi_n), (gh_r, gh_z, gh_n) = (tuple(g[k] for k in order) for g in (gi, gh))
-    r, z = torch.sigmoid(gi_r + gh_r), torch.sigmoid(gi_z + gh_z)
-    W_hn, b_hn = W_hh.chunk(3, dim=0)[order[2]], b_hh.chunk(3)[order[2]]
-    if reset_before:  # the original paper: the reset gate scales h_prev inside the product
-        n = torch.tanh(gi_n + (r * h) @ W_hn.T + b_hn)
-    elif not reset_bias:  # b_hn added outside the reset gate's product
-        n = torch.tanh(gi_n + r * (gh_n - b_hn) + b_hn)
-    else:
-        n = torch.tanh(gi_n + r * gh_n)
-    return z * n + (1 - z) * h if update_swapped else (1 - z) * n + z * h
-
-
-def _gru_mistakes(*args):
-    def run(*args):
-        return {
-            "mistake.ch7.gru_step_forward.reset_bias": _gru_step(*args, reset_bias=False),
-            "mistake.ch7.gru_step_forward.update_swapped": _gru_step(*args, update_swapped=True),
-            "mistake.ch7.gru_step_forward.gate_order": _gru_step(*args, order=(1, 0, 2)),
-            "mistake.ch7.gru_step_forward.reset_before_matmul": _gru_step(*args, reset_before=True),
-        }
-
-    return truth(run, *args)
-
-
-def _check_gru_step_forward(student, case, reveal=True):
+def _check_gru_step_forward(student, ref, case, reveal=True):
     x, h, _, W_ih, W_hh, b_ih, b_hh, *_ = case
     expect_close(
         student.gru_step_forward(x, h, W_ih, W_hh, b_ih, b_hh),
         truth(torch.gru_cell, x, h, W_ih, W_hh, b_ih, b_hh),
         name="h",
         inputs=dict(x=x, h_prev=h, W_ih=W_ih, W_hh=W_hh, b_ih=b_ih, b_hh=b_hh) if reveal else None,
-        mistakes=_gru_mistakes(x, h, W_ih, W_hh, b_ih, b_hh),
+        mistakes=truth(ref.gru_step_forward_mistake_outputs, x, h, W_ih, W_hh, b_ih, b_hh),
     )
 
 
 @exercise("ch7.gru_step_forward", points=3)
 @given(case=recurrent_case(gates=3))
 def check_gru_step_forward_matches_grucell(student, ref, case):
-    _check_gru_step_forward(student, case)
+    _check_gru_step_forward(student, ref, case)
 
 
 @exercise("ch7.gru_step_forward", points=1, hidden=True)
 @given(case=recurrent_case(gates=3, max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 10.0, 300.0])))
 def check_gru_step_forward_saturated_and_larger(student, ref, case):
-    _check_gru_step_forward(student, case, reveal=False)
+    _check_gru_step_forward(student, ref, case, reveal=False)
 
 
 # --- gradient clipping ---------------------------------------------------------------------------------
@@ -542,32 +359,19 @@ def _clip(grads, max_norm):
     return [p.grad.detach() for p in params], total.detach()
 
 
-def _clip_mistakes(grads, max_norm):
-    def run(grads):
-        total = torch.sqrt(sum((g * g).sum() for g in grads))
-        summed = sum(g.norm() for g in grads)
-        return {
-            "mistake.ch7.clip_grad_norm.per_tensor": ([g * torch.clamp(max_norm / (g.norm() + 1e-6), max=1.0) for g in grads], None),
-            "mistake.ch7.clip_grad_norm.scaled_up": ([g * (max_norm / (total + 1e-6)) for g in grads], None),
-            "mistake.ch7.clip_grad_norm.total": ([g * torch.clamp(max_norm / (summed + 1e-6), max=1.0) for g in grads], summed),
-        }
-
-    return truth(run, grads)
-
-
-def _check_clip_grad_norm(student, case, reveal=True):
+def _check_clip_grad_norm(student, ref, case, reveal=True):
     grads, max_norm = case
     inputs = dict(grads=grads, max_norm=max_norm) if reveal else None
     got = student.clip_grad_norm(grads, max_norm)
     if isinstance(got, (tuple, list)) and len(got) == 2 and not isinstance(got[1], torch.Tensor):
         fail("mistake.ch7.clip_grad_norm.total_type", {"inputs": diagnose.show(inputs)} if inputs else None, got=diagnose.type_name(got[1]))
-    expect_close(got, truth(_clip, grads, max_norm), name=("clipped", "total"), inputs=inputs, mistakes=_clip_mistakes(grads, max_norm))
+    expect_close(got, truth(_clip, grads, max_norm), name=("clipped", "total"), inputs=inputs, mistakes=truth(lambda grads: ref.clip_grad_norm_mistake_outputs(grads, max_norm), grads))
 
 
 @exercise("ch7.clip_grad_norm", points=2)
 @given(case=clip_case())
 def check_clip_grad_norm_matches_pytorch(student, ref, case):
-    _check_clip_grad_norm(student, case)
+    _check_clip_grad_norm(student, ref, case)
 
 
 @exercise("ch7.clip_grad_norm", points=1, hidden=True)
@@ -575,4 +379,4 @@ def check_clip_grad_norm_matches_pytorch(student, ref, case):
 def check_clip_grad_norm_tiny_huge_and_zero_gradients(student, ref, case, zeros):
     if zeros:  # total 0: the factor is min(1, max_norm / 1e-6) = 1, nothing changes
         case = ClipCase([torch.zeros_like(g) for g in case.grads], case.max_norm)
-    _check_clip_grad_norm(student, case, reveal=False)
+    _check_clip_grad_norm(student, ref, case, reveal=False)

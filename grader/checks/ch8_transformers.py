@@ -4,8 +4,9 @@ pre-LayerNorm encoder layer and the InfoNCE (NT-Xent) loss.
 Expected values come from PyTorch itself (autograd of F.embedding,
 F.scaled_dot_product_attention, nn.MultiheadAttention, nn.TransformerEncoderLayer,
 F.cross_entropy over the 2N x 2N similarity matrix) in float64, or from the reference
-where PyTorch's modules give NaN (query rows with every key masked). Known mistakes are
-recomputed here so feedback can name them.
+where PyTorch's modules give NaN (query rows with every key masked). The outputs of
+known mistakes come from `solutions/mistakes/ch8_transformers.py` through `ref` (computed
+eagerly, so a release records them), so feedback can name them.
 """
 
 from __future__ import annotations
@@ -70,23 +71,10 @@ def _embedding_autograd(dout, idx, vocab):
     return truth(run, dout)
 
 
-def _embedding_mistakes(dout, idx, vocab):
-    E = dout.shape[-1]
-    flat_idx, flat_dout = idx.reshape(-1), dout.reshape(-1, E)
-    overwritten = torch.zeros(vocab, E, dtype=dout.dtype)
-    overwritten[flat_idx] = flat_dout  # last write wins, as a student's dW[idx] = dout
-    counts = torch.bincount(flat_idx, minlength=vocab).clamp_min(1).to(dout.dtype)
-    summed = torch.zeros(vocab, E, dtype=torch.float64).index_add_(0, flat_idx, flat_dout.double())
-    return {
-        "mistake.ch8.embedding_backward.assign_overwrites": overwritten,
-        "mistake.ch8.embedding_backward.averaged": (summed / counts.double().unsqueeze(1)).to(dout.dtype),
-    }
-
-
-def _expect_embedding(got, dout, idx, vocab, inputs):
+def _expect_embedding(ref, got, dout, idx, vocab, inputs):
     expected = _embedding_autograd(dout, idx, vocab)
     try:
-        expect_close(got, expected, name="dW", inputs=inputs, batch=idx.numel(), mistakes=lambda: _embedding_mistakes(dout, idx, vocab))
+        expect_close(got, expected, name="dW", inputs=inputs, batch=idx.numel(), mistakes=ref.embedding_backward_mistake_outputs(dout, idx, vocab))
     except CheckFailure as failure:
         # wrong only on rows of repeated tokens: an overwrite of some kind (scatter_, a loop
         # that assigns), whichever occurrence survived
@@ -103,7 +91,7 @@ def _expect_embedding(got, dout, idx, vocab, inputs):
 @given(case=embedding_case())
 def check_embedding_backward_matches_autograd(student, ref, case):
     dout, idx, vocab = case
-    _expect_embedding(student.embedding_backward(dout, idx, vocab), dout, idx, vocab, dict(dout=dout, idx=idx, vocab_size=vocab))
+    _expect_embedding(ref, student.embedding_backward(dout, idx, vocab), dout, idx, vocab, dict(dout=dout, idx=idx, vocab_size=vocab))
 
 
 @exercise("ch8.embedding_backward", points=1)
@@ -113,14 +101,14 @@ def check_embedding_backward_repeated_token_adds_up(student, ref, dtype, n, t, e
     idx = torch.full((n, t), token, dtype=torch.int64)
     dout = torch.randn(n, t, e, generator=generator(seed), dtype=torch.float64).to(dtype)
     vocab = token + 1 + extra
-    _expect_embedding(student.embedding_backward(dout, idx, vocab), dout, idx, vocab, dict(dout=dout, idx=idx, vocab_size=vocab))
+    _expect_embedding(ref, student.embedding_backward(dout, idx, vocab), dout, idx, vocab, dict(dout=dout, idx=idx, vocab_size=vocab))
 
 
 @exercise("ch8.embedding_backward", points=1, hidden=True)
 @given(case=embedding_case(max_n=6, max_t=12, max_e=8, max_v=20))
 def check_embedding_backward_larger_vocabularies(student, ref, case):
     dout, idx, vocab = case
-    _expect_embedding(student.embedding_backward(dout, idx, vocab), dout, idx, vocab, None)
+    _expect_embedding(ref, student.embedding_backward(dout, idx, vocab), dout, idx, vocab, None)
 
 
 # --- causal_mask --------------------------------------------------------------------------------
@@ -204,28 +192,13 @@ def attention_masks(draw, batch, tq, tk, full_rows=False):
     return mask
 
 
-def _attention(q, k, v, mask=None, *, scale=None, dim=-1, invert=False, after=False, fill=NEG_INF, nan_rows=False):
-    """Attention as computed correctly (defaults) or with one known mistake."""
-    d = q.shape[-1]
-    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(d) if scale is None else scale)
-    m = None if mask is None else (~mask if invert else mask)
-    if m is not None and not after:
-        scores = scores.masked_fill(~m, fill)
-    weights = torch.softmax(scores, dim=dim)
-    if m is not None and after:
-        weights = weights * m  # masked after the softmax: rows no longer sum to 1
-    if not nan_rows:
-        weights = torch.nan_to_num(weights, nan=0.0)
-    return weights @ v, weights
-
-
-def _sdpa_truth(q, k, v, mask=None):
+def _sdpa_truth(ref, q, k, v, mask=None):
     """(out, weights) in float64: out from F.scaled_dot_product_attention, weights from
-    torch.softmax; rows with no allowed key are zero by the contract."""
+    the mistakes module's attention; rows with no allowed key are zero by the contract."""
 
     def run(q, k, v):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        _, weights = _attention(q, k, v, mask)
+        _, weights = ref.attention_variant(q, k, v, mask)
         if mask is not None:
             allowed = mask.expand(weights.shape).any(-1, keepdim=True)
             out = torch.where(allowed, out, torch.zeros_like(out))
@@ -234,32 +207,13 @@ def _sdpa_truth(q, k, v, mask=None):
     return truth(run, q, k, v)
 
 
-def _sdpa_mistakes(q, k, v, mask=None):
-    d = q.shape[-1]
-    wrong = lambda **kw: truth(lambda q, k, v: _attention(q, k, v, mask, **kw), q, k, v)  # noqa: E731
-    out = {
-        "mistake.ch8.scaled_dot_product_attention.scale": wrong(scale=1 / d),
-        "mistake.ch8.scaled_dot_product_attention.unscaled": wrong(scale=1.0),
-        "mistake.ch8.scaled_dot_product_attention.softmax_over_queries": wrong(dim=-2),
-    }
-    if mask is not None:
-        out |= {
-            "mistake.ch8.scaled_dot_product_attention.mask_inverted": wrong(invert=True),
-            "mistake.ch8.scaled_dot_product_attention.mask_after_softmax": wrong(after=True),
-            "mistake.ch8.scaled_dot_product_attention.fully_masked_uniform": wrong(fill=-1e9),
-            "mistake.ch8.scaled_dot_product_attention.fully_masked_nan": wrong(nan_rows=True),
-            "mistake.ch8.scaled_dot_product_attention.mask_ignored": truth(lambda q, k, v: _attention(q, k, v), q, k, v),
-        }
-    return out
-
-
-def _expect_sdpa(got, q, k, v, mask, public=True, name=("out", "weights")):
+def _expect_sdpa(ref, got, q, k, v, mask, public=True, name=("out", "weights")):
     expect_close(
         got,
-        _sdpa_truth(q, k, v, mask),
+        _sdpa_truth(ref, q, k, v, mask),
         name=name,
         inputs=dict(q=q, k=k, v=v, mask=mask) if public else None,
-        mistakes=lambda: _sdpa_mistakes(q, k, v, mask),
+        mistakes=ref.scaled_dot_product_attention_mistake_outputs(q, k, v, mask),
     )
 
 
@@ -267,7 +221,7 @@ def _expect_sdpa(got, q, k, v, mask, public=True, name=("out", "weights")):
 @given(case=attention_case())
 def check_sdpa_matches_pytorch_without_mask(student, ref, case):
     q, k, v = case
-    _expect_sdpa(student.scaled_dot_product_attention(q, k, v), q, k, v, None)
+    _expect_sdpa(ref, student.scaled_dot_product_attention(q, k, v), q, k, v, None)
 
 
 @exercise("ch8.scaled_dot_product_attention", points=1)
@@ -275,7 +229,7 @@ def check_sdpa_matches_pytorch_without_mask(student, ref, case):
 def check_sdpa_with_causal_padding_and_random_masks(student, ref, case, data):
     q, k, v = case
     mask = data.draw(attention_masks(q.shape[:-2], q.shape[-2], k.shape[-2]))
-    _expect_sdpa(student.scaled_dot_product_attention(q, k, v, mask), q, k, v, mask)
+    _expect_sdpa(ref, student.scaled_dot_product_attention(q, k, v, mask), q, k, v, mask)
 
 
 @exercise("ch8.scaled_dot_product_attention", points=1)
@@ -283,7 +237,7 @@ def check_sdpa_with_causal_padding_and_random_masks(student, ref, case, data):
 def check_sdpa_fully_masked_rows_are_zero(student, ref, case, data):
     q, k, v = case
     mask = data.draw(attention_masks(q.shape[:-2], q.shape[-2], k.shape[-2], full_rows=True))
-    _expect_sdpa(student.scaled_dot_product_attention(q, k, v, mask), q, k, v, mask)
+    _expect_sdpa(ref, student.scaled_dot_product_attention(q, k, v, mask), q, k, v, mask)
 
 
 @st.composite
@@ -315,7 +269,7 @@ def check_sdpa_stable_for_large_scores(student, ref, case):
     q, k, v, mask = case
     got = student.scaled_dot_product_attention(q, k, v, mask)
     with renamed({"mistake.nonfinite": "mistake.ch8.scaled_dot_product_attention.overflow"}):
-        _expect_sdpa(got, q, k, v, mask)
+        _expect_sdpa(ref, got, q, k, v, mask)
 
 
 @exercise("ch8.scaled_dot_product_attention", points=1, hidden=True)
@@ -324,7 +278,7 @@ def check_sdpa_larger_and_equivariant_to_key_order(student, ref, case, data):
     q, k, v = case
     mask = data.draw(st.one_of(st.none(), attention_masks(q.shape[:-2], q.shape[-2], k.shape[-2], full_rows=data.draw(st.booleans()))))
     out, weights = got = student.scaled_dot_product_attention(q, k, v, mask)
-    _expect_sdpa(got, q, k, v, mask, public=False)
+    _expect_sdpa(ref, got, q, k, v, mask, public=False)
     # attention is a weighted average over keys: permuting keys and values together (and
     # the mask's key columns) permutes the weights' columns and leaves the output alone
     perm = torch.randperm(k.shape[-2], generator=generator(data.draw(seeds())))
@@ -406,51 +360,6 @@ def _torch_mha(query, key, value, p, h, mask):
     return truth(run, query, key, value, p)
 
 
-def _mha(query, key, value, p, h, mask=None, *, split="heads_first", merge="heads_first", width=None, transposed_weights=False, fill=NEG_INF, nan_rows=False):
-    """Multi-head attention as computed correctly (defaults) or with one known mistake."""
-    N, T, E = query.shape
-    S = key.shape[1]
-    d = E // h
-    lin = (lambda x, W, b: x @ W + b) if transposed_weights else (lambda x, W, b: x @ W.T + b)
-
-    def heads(x, L):
-        if split == "no_transpose":
-            return x.reshape(N, h, L, d)
-        if split == "strided":  # head h takes features h, h + heads, ...
-            return x.reshape(N, L, d, h).permute(0, 3, 1, 2)
-        return x.reshape(N, L, h, d).transpose(1, 2)
-
-    q, k, v = heads(lin(query, p["W_q"], p["b_q"]), T), heads(lin(key, p["W_k"], p["b_k"]), S), heads(lin(value, p["W_v"], p["b_v"]), S)
-    out, _ = _attention(q, k, v, mask, scale=1 / math.sqrt(width or d), fill=fill, nan_rows=nan_rows)
-    if merge == "no_transpose":
-        concat = out.reshape(N, T, E)
-    elif split == "strided":
-        concat = out.permute(0, 2, 3, 1).reshape(N, T, E)
-    else:
-        concat = out.transpose(1, 2).reshape(N, T, E)
-    return lin(concat, p["W_o"], p["b_o"])
-
-
-def _mha_mistakes(query, key, value, p, h, mask=None):
-    E = query.shape[-1]
-    wrong = lambda **kw: truth(lambda query, key, value, p: _mha(query, key, value, p, h, mask, **kw), query, key, value, p)  # noqa: E731
-    out = {
-        "mistake.ch8.multi_head_attention.merge_without_transpose": wrong(merge="no_transpose"),
-        "mistake.ch8.multi_head_attention.split_without_transpose": wrong(split="no_transpose"),
-        "mistake.ch8.multi_head_attention.head_order": wrong(split="strided"),
-        "mistake.ch8.multi_head_attention.scale": wrong(width=E),
-        "mistake.ch8.multi_head_attention.weights_not_transposed": wrong(transposed_weights=True),
-    }
-    if mask is not None:
-        out |= {
-            "mistake.ch8.multi_head_attention.mask_ignored": truth(lambda query, key, value, p: _mha(query, key, value, p, h), query, key, value, p),
-            "mistake.ch8.multi_head_attention.mask_inverted": truth(lambda query, key, value, p: _mha(query, key, value, p, h, ~mask), query, key, value, p),
-            "mistake.ch8.multi_head_attention.fully_masked_row": wrong(fill=-1e9),
-            "mistake.ch8.multi_head_attention.fully_masked_nan": wrong(nan_rows=True),
-        }
-    return out
-
-
 def _mha_call(student, query, key, value, p, h, mask):
     return student.multi_head_attention(query, key, value, *(p[name] for name in MHA_KEYS), h, mask)
 
@@ -468,7 +377,7 @@ def check_mha_matches_nn_multihead_attention(student, ref, case):
         _torch_mha(query, key, value, p, h, None),
         name="out",
         inputs=_mha_inputs(query, key, value, p, h, None),
-        mistakes=lambda: _mha_mistakes(query, key, value, p, h),
+        mistakes=ref.multi_head_attention_mistake_outputs(query, key, value, p, h),
     )
 
 
@@ -483,7 +392,7 @@ def check_mha_with_masks_matches_nn_multihead_attention(student, ref, case, data
         _torch_mha(query, key, value, p, h, mask),
         name="out",
         inputs=_mha_inputs(query, key, value, p, h, mask),
-        mistakes=lambda: _mha_mistakes(query, key, value, p, h, mask),
+        mistakes=ref.multi_head_attention_mistake_outputs(query, key, value, p, h, mask),
     )
 
 
@@ -500,7 +409,7 @@ def check_mha_fully_masked_rows_give_the_output_bias(student, ref, case, data):
         expected,
         name="out",
         inputs=_mha_inputs(query, key, value, p, h, mask),
-        mistakes=lambda: _mha_mistakes(query, key, value, p, h, mask),
+        mistakes=ref.multi_head_attention_mistake_outputs(query, key, value, p, h, mask),
     )
 
 
@@ -514,31 +423,15 @@ def check_mha_larger_models(student, ref, case, data):
         _mha_call(student, query, key, value, p, h, mask),
         _torch_mha(query, key, value, p, h, mask),
         name="out",
-        mistakes=lambda: _mha_mistakes(query, key, value, p, h, mask),
+        mistakes=ref.multi_head_attention_mistake_outputs(query, key, value, p, h, mask),
     )
 
 
 # --- sinusoidal_positional_encoding -----------------------------------------------------------
 
 
-def _positional(T, d, *, swapped=False, halves=False, exponent=2, odd_last_zero=False):
-    """The encoding (defaults) or a known mistake, in float64, returned as float32."""
-    p = torch.arange(T, dtype=torch.float64).unsqueeze(1)  # (T, 1)
-    i = torch.arange((d + 1) // 2, dtype=torch.float64)  # pair index
-    angles = p / torch.pow(10000.0, exponent * i / d)  # (T, ceil(d / 2))
-    first, second = (torch.cos, torch.sin) if swapped else (torch.sin, torch.cos)
-    if halves:
-        return torch.cat([first(angles), second(angles[:, : d // 2])], dim=1).float()
-    pe = torch.zeros(T, d, dtype=torch.float64)
-    pe[:, 0::2] = first(angles)
-    pe[:, 1::2] = second(angles[:, : d // 2])
-    if odd_last_zero and d % 2:
-        pe[:, -1] = 0
-    return pe.float()
-
-
-def _expect_positional(got, T, d, inputs, **tol):
-    expected = _positional(T, d)
+def _expect_positional(ref, got, T, d, inputs, **tol):
+    expected = ref.positional_encoding_variant(T, d)
     if _is_like(got, expected) and got.dtype == torch.float64 and bool(close(got.float(), expected, *tolerance(torch.float32)).all()):
         fail("mistake.ch8.sinusoidal_positional_encoding.float64_output", {} if inputs is None else {"inputs": show(inputs)})
     expect_close(
@@ -546,11 +439,11 @@ def _expect_positional(got, T, d, inputs, **tol):
         expected,
         name="PE",
         inputs=inputs,
-        mistakes=lambda: {
-            "mistake.ch8.sinusoidal_positional_encoding.sin_cos_swapped": _positional(T, d, swapped=True),
-            "mistake.ch8.sinusoidal_positional_encoding.halves_concatenated": _positional(T, d, halves=True),
-            "mistake.ch8.sinusoidal_positional_encoding.frequency": _positional(T, d, exponent=1),
-            "mistake.ch8.sinusoidal_positional_encoding.odd_width": _positional(T, d, odd_last_zero=True),
+        mistakes={
+            "mistake.ch8.sinusoidal_positional_encoding.sin_cos_swapped": ref.positional_encoding_variant(T, d, swapped=True),
+            "mistake.ch8.sinusoidal_positional_encoding.halves_concatenated": ref.positional_encoding_variant(T, d, halves=True),
+            "mistake.ch8.sinusoidal_positional_encoding.frequency": ref.positional_encoding_variant(T, d, exponent=1),
+            "mistake.ch8.sinusoidal_positional_encoding.odd_width": ref.positional_encoding_variant(T, d, odd_last_zero=True),
         },
         **tol,
     )
@@ -559,7 +452,7 @@ def _expect_positional(got, T, d, inputs, **tol):
 @exercise("ch8.sinusoidal_positional_encoding", points=2)
 @given(T=sizes(1, 32), d=sizes(1, 16))
 def check_positional_encoding_matches_formula(student, ref, T, d):
-    _expect_positional(student.sinusoidal_positional_encoding(T, d), T, d, dict(T=T, d=d))
+    _expect_positional(ref, student.sinusoidal_positional_encoding(T, d), T, d, dict(T=T, d=d))
 
 
 @exercise("ch8.sinusoidal_positional_encoding", points=1, hidden=True)
@@ -567,7 +460,7 @@ def check_positional_encoding_matches_formula(student, ref, T, d):
 def check_positional_encoding_long_sequences(student, ref, T, d):
     # float32 angles up to T carry a rounding error of a few ulp of T (the usual float32
     # recipe exp(-2i ln(10000) / d) * p), so the absolute tolerance grows with T
-    _expect_positional(student.sinusoidal_positional_encoding(T, d), T, d, None, atol=2e-5 + 5e-7 * T)
+    _expect_positional(ref, student.sinusoidal_positional_encoding(T, d), T, d, None, atol=2e-5 + 5e-7 * T)
 
 
 # --- transformer_encoder_layer ----------------------------------------------------------------
@@ -615,48 +508,18 @@ def _torch_encoder(x, p, h, mask):
     return truth(run, x, p)
 
 
-def _encoder(x, p, h, mask=None, *, kind="ok"):
-    """The pre-LN layer (kind "ok") or a known mistake, with the reference's attention maths."""
-    E = x.shape[-1]
-    ln = lambda t, w, b: F.layer_norm(t, (E,), p[w], p[b], eps=1e-5)  # noqa: E731
-    mha = lambda t, m: _mha(t, t, t, p, h, m)  # noqa: E731
-    act = F.gelu if kind == "gelu" else torch.relu
-    ffn = lambda t: act(t @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]  # noqa: E731
-    m = None if kind == "mask_ignored" else mask
-    if kind == "post_norm":
-        h1 = ln(x + mha(x, m), "ln1_w", "ln1_b")
-        return ln(h1 + ffn(h1), "ln2_w", "ln2_b")
-    a = ln(x, "ln1_w", "ln1_b")
-    h1 = mha(a, m) if kind == "no_attention_residual" else x + mha(a, m)
-    f = ln(h1, "ln1_w", "ln1_b") if kind == "ln1_reused" else ln(h1, "ln2_w", "ln2_b")
-    return ffn(f) if kind == "no_ffn_residual" else h1 + ffn(f)
-
-
-def _encoder_mistakes(x, p, h, mask=None):
-    kinds = {
-        "post_norm": "post_norm",
-        "no_ffn_residual": "no_ffn_residual",
-        "no_attention_residual": "no_attention_residual",
-        "activation": "gelu",
-        "ln2": "ln1_reused",
-    }
-    if mask is not None:
-        kinds["mask_ignored"] = "mask_ignored"
-    return {f"mistake.ch8.transformer_encoder_layer.{key}": truth(lambda x, p: _encoder(x, p, h, mask, kind=kind), x, p) for key, kind in kinds.items()}
-
-
 # the layer norms divide by a row's standard deviation, which amplifies float32 rounding
 # (as in ch4's normalisation checks): float32 answers get a looser, still tight, tolerance
 NORM_TOLERANCE = {torch.float64: {}, torch.float32: {"rtol": 1e-3, "atol": 2e-4}}
 
 
-def _expect_encoder(student, x, p, h, mask, expected, public=True):
+def _expect_encoder(student, ref, x, p, h, mask, expected, public=True):
     expect_close(
         student.transformer_encoder_layer(x, p, h, mask),
         expected,
         name="out",
         inputs=dict(x=x, params=p, num_heads=h, mask=mask) if public else None,
-        mistakes=lambda: _encoder_mistakes(x, p, h, mask),
+        mistakes=ref.transformer_encoder_layer_mistake_outputs(x, p, h, mask),
         **NORM_TOLERANCE[x.dtype],
     )
 
@@ -667,7 +530,7 @@ def check_encoder_layer_matches_nn_transformer_encoder_layer(student, ref, case,
     x, p, h = case
     n, t, _ = x.shape
     mask = data.draw(st.one_of(st.none(), mha_masks(n, h, t, t)))
-    _expect_encoder(student, x, p, h, mask, _torch_encoder(x, p, h, mask))
+    _expect_encoder(student, ref, x, p, h, mask, _torch_encoder(x, p, h, mask))
 
 
 @exercise("ch8.transformer_encoder_layer", points=2)
@@ -681,7 +544,7 @@ def check_encoder_layer_with_masks_and_fully_masked_rows(student, ref, case, dat
         expected = truth(lambda x, p: ref.transformer_encoder_layer(x, p, h, mask), x, p)
     else:
         expected = _torch_encoder(x, p, h, mask)
-    _expect_encoder(student, x, p, h, mask, expected)
+    _expect_encoder(student, ref, x, p, h, mask, expected)
 
 
 @exercise("ch8.transformer_encoder_layer", points=1, hidden=True)
@@ -690,51 +553,10 @@ def check_encoder_layer_larger_models(student, ref, case, data):
     x, p, h = case
     n, t, _ = x.shape
     mask = data.draw(st.one_of(st.none(), st.just(torch.ones(t, t, dtype=torch.bool).tril())))
-    _expect_encoder(student, x, p, h, mask, _torch_encoder(x, p, h, mask), public=False)
+    _expect_encoder(student, ref, x, p, h, mask, _torch_encoder(x, p, h, mask), public=False)
 
 
 # --- info_nce_loss ------------------------------------------------------------------------------
-
-
-def _nt_xent(z1, z2, tau):
-    """NT-Xent as cross-entropy over the 2N x 2N cosine-similarity matrix, self excluded."""
-    n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    sim = (z @ z.T / tau).fill_diagonal_(NEG_INF)
-    return F.cross_entropy(sim, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-
-def _info_nce_mistakes(z1, z2, tau):
-    n = z1.shape[0]
-
-    def self_kept(z1, z2):
-        z = F.normalize(torch.cat([z1, z2]), dim=1)
-        return F.cross_entropy(z @ z.T / tau, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-    def raw_dot(z1, z2):
-        z = torch.cat([z1, z2])
-        sim = (z @ z.T / tau).fill_diagonal_(NEG_INF)
-        return F.cross_entropy(sim, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-    def cross_view(z1, z2, both=False):
-        logits = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T / tau
-        one = F.cross_entropy(logits, torch.arange(n))
-        return (one + F.cross_entropy(logits.T, torch.arange(n))) / 2 if both else one
-
-    def interleaved(z1, z2):  # views stacked as rows 2i, 2i + 1 but paired as i, i + N
-        z = torch.stack([z1, z2], dim=1).reshape(2 * n, -1)
-        return _nt_xent(z[:n], z[n:], tau)
-
-    out = {
-        "mistake.ch8.info_nce_loss.self_not_excluded": truth(self_kept, z1, z2),
-        "mistake.ch8.info_nce_loss.not_normalised": truth(raw_dot, z1, z2),
-        "mistake.ch8.info_nce_loss.cross_view_only": truth(cross_view, z1, z2),
-        "mistake.ch8.info_nce_loss.cross_view_symmetric": truth(cross_view, z1, z2, both=True),
-        "mistake.ch8.info_nce_loss.temperature": truth(_nt_xent, z1, z2, 1 / tau),
-    }
-    if n > 1:
-        out["mistake.ch8.info_nce_loss.wrong_positive"] = truth(interleaved, z1, z2)
-    return out
 
 
 def _info_nce_tolerance(z, tau):
@@ -743,16 +565,16 @@ def _info_nce_tolerance(z, tau):
     return {"atol": 2e-5 + 1e-6 / tau} if z.dtype == torch.float32 else {}
 
 
-def _expect_info_nce(student, z1, z2, tau, public=True):
+def _expect_info_nce(student, ref, z1, z2, tau, public=True):
     got = student.info_nce_loss(z1, z2, tau)
     with renamed({"mistake.nonfinite": "mistake.ch8.info_nce_loss.unstable"}):
         expect_close(
             got,
-            truth(_nt_xent, z1, z2, tau),
+            ref.nt_xent_by_cross_entropy(z1, z2, tau),
             name="loss",
             inputs=dict(z1=z1, z2=z2, temperature=tau) if public else None,
             batch=2 * z1.shape[0],
-            mistakes=lambda: _info_nce_mistakes(z1, z2, tau),
+            mistakes=ref.info_nce_loss_mistake_outputs(z1, z2, tau),
             **_info_nce_tolerance(z1, tau),
         )
 
@@ -773,7 +595,7 @@ TEMPERATURES = [0.05, 0.1, 0.5, 1.0, 2.0]
 @exercise("ch8.info_nce_loss", points=2)
 @given(views=view_pairs(), tau=st.sampled_from(TEMPERATURES))
 def check_info_nce_matches_cross_entropy_over_similarities(student, ref, views, tau):
-    _expect_info_nce(student, *views, tau)
+    _expect_info_nce(student, ref, *views, tau)
 
 
 @exercise("ch8.info_nce_loss", points=1)
@@ -784,7 +606,7 @@ def check_info_nce_identical_orthogonal_views_closed_form(student, ref, dtype, n
     z = (torch.eye(n, n + extra, dtype=torch.float64) * scale).to(dtype)
     expected = torch.tensor(math.log(math.exp(1 / tau) + 2 * n - 2) - 1 / tau, dtype=dtype)
     got = student.info_nce_loss(z, z.clone(), tau)
-    expect_close(got, expected, name="loss", inputs=dict(z1=z, z2=z, temperature=tau), batch=2 * n, mistakes=lambda: _info_nce_mistakes(z, z, tau))
+    expect_close(got, expected, name="loss", inputs=dict(z1=z, z2=z, temperature=tau), batch=2 * n, mistakes=ref.info_nce_loss_mistake_outputs(z, z, tau))
 
 
 @exercise("ch8.info_nce_loss", points=1)
@@ -793,10 +615,10 @@ def check_info_nce_small_temperature_and_scale_invariance(student, ref, views, t
     # large embeddings and small temperatures: logits up to 1 / tau = 100 overflow a naive
     # exp in float32; rescaling one view must not change the loss (cosine similarity)
     z1, z2 = views
-    _expect_info_nce(student, z1, (z2.double() * rescale).to(z2.dtype), tau)
+    _expect_info_nce(student, ref, z1, (z2.double() * rescale).to(z2.dtype), tau)
 
 
 @exercise("ch8.info_nce_loss", points=1, hidden=True)
 @given(views=view_pairs(min_n=4, max_n=32, max_d=16), tau=st.sampled_from(TEMPERATURES + [0.2, 0.07]))
 def check_info_nce_larger_batches(student, ref, views, tau):
-    _expect_info_nce(student, *views, tau, public=False)
+    _expect_info_nce(student, ref, *views, tau, public=False)

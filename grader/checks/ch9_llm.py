@@ -2,9 +2,9 @@
 cache, RoPE and LoRA.
 
 Expected values come from PyTorch built-ins in float64 (F.cross_entropy,
-F.scaled_dot_product_attention, F.linear) or from the reference; the BPE mistakes are
-small pure-Python variants of the contract's algorithm, run here so that feedback can
-name them. Exact outputs (token ids, text, sampled indices) are compared with
+F.scaled_dot_product_attention) or from the reference; the outputs of known mistakes
+(and the variants of a reference they come from) are computed by
+`solutions/mistakes/ch9_llm.py` through `ref`, so that feedback can name them. Exact outputs (token ids, text, sampled indices) are compared with
 `expect_exact`, a local counterpart of `expect_close` that recognises known mistakes of
 such outputs. Decisions that rounding could flip (a cumulative probability next to p or
 u) are kept at a safe distance from every threshold.
@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.checks import exercise
-from grader.compare import expect, expect_close, fail
+from grader.compare import expect, expect_close, expect_stable, fail
 from grader.diagnose import show
 from grader.precision import close, tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
@@ -75,52 +75,14 @@ def expect_exact(got, expected, *, name, inputs=None, mistakes=None, otherwise=N
 # --- BPE ---------------------------------------------------------------------------------
 
 
-def _merge(ids: list[int], pair: tuple[int, int], new_id: int, skip: bool = True) -> list[int]:
-    """Replace `pair` by `new_id` left to right; without `skip`, the mistake of stepping
-    one position after a match (the pair's second element stays, overlaps merge)."""
-    out, i = [], 0
-    while i < len(ids):
-        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
-            out.append(new_id)
-            i += 2 if skip else 1
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
-
-
-def _bpe_train(text: str, num_merges: int, *, overlapping=True, tie="first", skip=True, early_stop=True, first_id=256):
-    """The contract's training loop, with switches for the usual mistakes."""
-    ids = list(text.encode("utf-8"))
-    merges: list[tuple[int, int]] = []
-    for k in range(num_merges):
-        counts: dict[tuple[int, int], int] = {}  # insertion order = order of first occurrence
-        last: dict[tuple[int, int], int] = {}
-        for i, pair in enumerate(zip(ids, ids[1:])):
-            if not overlapping:
-                if last.get(pair, -2) == i - 1:
-                    continue  # overlaps the previous counted occurrence
-                last[pair] = i
-            counts[pair] = counts.get(pair, 0) + 1
-        if not counts:
-            break
-        top = max(counts.values())
-        tied = [p for p, c in counts.items() if c == top]
-        best = {"first": tied[0], "last": tied[-1], "smallest": min(tied), "largest": max(tied)}[tie]
-        if early_stop and top < 2:
-            break
-        ids = _merge(ids, best, first_id + k, skip)
-        merges.append(best)
-    return merges
-
-
-def _bpe_train_mistakes(text: str, num_merges: int) -> dict:
+def _bpe_train_mistakes(ref, text: str, num_merges: int) -> dict:
+    variant = ref.bpe_train_variant
     return {
-        "mistake.ch9.bpe_train.non_overlapping_counts": _bpe_train(text, num_merges, overlapping=False),
-        "mistake.ch9.bpe_train.tie_smallest_pair": AnyOf(_bpe_train(text, num_merges, tie=t) for t in ("smallest", "last", "largest")),
-        "mistake.ch9.bpe_train.merge_does_not_skip": _bpe_train(text, num_merges, skip=False),
-        "mistake.ch9.bpe_train.no_early_stop": _bpe_train(text, num_merges, early_stop=False),
-        "mistake.ch9.bpe_train.wrong_new_id": AnyOf(_bpe_train(text, num_merges, first_id=f) for f in (255, 257)),
+        "mistake.ch9.bpe_train.non_overlapping_counts": variant(text, num_merges, overlapping=False),
+        "mistake.ch9.bpe_train.tie_smallest_pair": AnyOf(variant(text, num_merges, tie=t) for t in ("smallest", "last", "largest")),
+        "mistake.ch9.bpe_train.merge_does_not_skip": variant(text, num_merges, skip=False),
+        "mistake.ch9.bpe_train.no_early_stop": variant(text, num_merges, early_stop=False),
+        "mistake.ch9.bpe_train.wrong_new_id": AnyOf(variant(text, num_merges, first_id=f) for f in (255, 257)),
     }
 
 
@@ -170,7 +132,7 @@ def check_bpe_train_follows_the_merge_rules(student, ref, text, num_merges):
         ref.bpe_train(text, num_merges),
         name="merges",
         inputs=dict(text=text, num_merges=num_merges),
-        mistakes=_bpe_train_mistakes(text, num_merges),
+        mistakes=_bpe_train_mistakes(ref, text, num_merges),
     )
 
 
@@ -182,7 +144,7 @@ def check_bpe_train_on_any_unicode_text(student, ref, text, num_merges):
         ref.bpe_train(text, num_merges),
         name="merges",
         inputs=dict(text=text, num_merges=num_merges),
-        mistakes=_bpe_train_mistakes(text, num_merges),
+        mistakes=_bpe_train_mistakes(ref, text, num_merges),
     )
 
 
@@ -190,36 +152,14 @@ def check_bpe_train_on_any_unicode_text(student, ref, text, num_merges):
 @given(seed=seeds(), length=sizes(100, 400), num_merges=sizes(20, 60))
 def check_bpe_train_on_a_long_text(student, ref, seed, length, num_merges):
     text = _words_text(seed, length)
-    expect_exact(student.bpe_train(text, num_merges), ref.bpe_train(text, num_merges), name="merges", mistakes=_bpe_train_mistakes(text, num_merges))
+    expect_exact(student.bpe_train(text, num_merges), ref.bpe_train(text, num_merges), name="merges", mistakes=_bpe_train_mistakes(ref, text, num_merges))
 
 
-def _encode_with(text: str, merges, order=None, first_id: int = 256) -> list[int]:
-    ids = list(text.encode("utf-8"))
-    for k in order if order is not None else range(len(merges)):
-        ids = _merge(ids, tuple(merges[k]), first_id + k)
-    return ids
-
-
-def _encode_most_frequent_first(text: str, merges) -> list[int]:
-    """The mistake of re-running training: merge the most frequent known pair first."""
-    ids = list(text.encode("utf-8"))
-    rank = {tuple(p): k for k, p in enumerate(merges)}
-    while True:
-        counts: dict[tuple[int, int], int] = {}
-        for pair in zip(ids, ids[1:]):
-            if pair in rank:
-                counts[pair] = counts.get(pair, 0) + 1
-        if not counts:
-            return ids
-        best = max(counts, key=counts.__getitem__)
-        ids = _merge(ids, best, 256 + rank[best])
-
-
-def _encode_mistakes(text: str, merges) -> dict:
+def _encode_mistakes(ref, text: str, merges) -> dict:
     return {
-        "mistake.ch9.bpe_encode.merges_in_reverse_order": _encode_with(text, merges, order=range(len(merges) - 1, -1, -1)),
-        "mistake.ch9.bpe_encode.ids_from_255": AnyOf([_encode_with(text, merges, first_id=255), _encode_with(text, merges, first_id=257)]),
-        "mistake.ch9.bpe_encode.most_frequent_first": _encode_most_frequent_first(text, merges),
+        "mistake.ch9.bpe_encode.merges_in_reverse_order": ref.bpe_encode_variant(text, merges, reverse=True),
+        "mistake.ch9.bpe_encode.ids_from_255": AnyOf([ref.bpe_encode_variant(text, merges, first_id=255), ref.bpe_encode_variant(text, merges, first_id=257)]),
+        "mistake.ch9.bpe_encode.most_frequent_first": ref.bpe_encode_most_frequent_first(text, merges),
     }
 
 
@@ -245,7 +185,7 @@ def check_bpe_encode_round_trips_any_unicode_text(student, ref, train, extra, nu
     merges = ref.bpe_train(train, num_merges)
     text = extra + train + extra[::-1]
     ids = student.bpe_encode(text, merges)
-    expect_exact(ids, ref.bpe_encode(text, merges), name="ids", inputs=dict(text=text, merges=merges), mistakes=_encode_mistakes(text, merges))
+    expect_exact(ids, ref.bpe_encode(text, merges), name="ids", inputs=dict(text=text, merges=merges), mistakes=_encode_mistakes(ref, text, merges))
     expect(ref.bpe_decode(ids, merges) == text, "mistake.ch9.bpe_encode.not_round_trip")
 
 
@@ -257,7 +197,7 @@ def check_bpe_encode_applies_merges_in_creation_order(student, ref, merges, text
         ref.bpe_encode(text, merges),
         name="ids",
         inputs=dict(text=text, merges=merges),
-        mistakes=_encode_mistakes(text, merges),
+        mistakes=_encode_mistakes(ref, text, merges),
     )
 
 
@@ -266,21 +206,14 @@ def check_bpe_encode_applies_merges_in_creation_order(student, ref, merges, text
 def check_bpe_encode_a_long_text(student, ref, seed, length, num_merges):
     merges = ref.bpe_train(_words_text(seed, length), num_merges)
     text = _words_text(seed + 1, length)
-    expect_exact(student.bpe_encode(text, merges), ref.bpe_encode(text, merges), name="ids", mistakes=_encode_mistakes(text, merges))
+    expect_exact(student.bpe_encode(text, merges), ref.bpe_encode(text, merges), name="ids", mistakes=_encode_mistakes(ref, text, merges))
 
 
-def _decode_mistakes(ids, merges) -> dict:
-    def table(swapped: bool) -> list[bytes]:
-        vocab = [bytes([i]) for i in range(256)]
-        for a, b in merges:
-            vocab.append(vocab[b] + vocab[a] if swapped else vocab[a] + vocab[b])
-        return vocab
-
-    vocab = table(False)
+def _decode_mistakes(ref, ids, merges) -> dict:
     return {
-        "mistake.ch9.bpe_decode.decode_each_token": "".join(vocab[i].decode("utf-8", errors="replace") for i in ids),
-        "mistake.ch9.bpe_decode.errors_ignored": b"".join(vocab[i] for i in ids).decode("utf-8", errors="ignore"),
-        "mistake.ch9.bpe_decode.pair_swapped": b"".join(table(True)[i] for i in ids).decode("utf-8", errors="replace"),
+        "mistake.ch9.bpe_decode.decode_each_token": ref.bpe_decode_variant(ids, merges, per_token=True),
+        "mistake.ch9.bpe_decode.errors_ignored": ref.bpe_decode_variant(ids, merges, errors="ignore"),
+        "mistake.ch9.bpe_decode.pair_swapped": ref.bpe_decode_variant(ids, merges, swapped=True),
     }
 
 
@@ -289,7 +222,7 @@ def _decode_mistakes(ids, merges) -> dict:
 def check_bpe_decode_round_trips_any_unicode_text(student, ref, text, num_merges):
     merges = ref.bpe_train(text, num_merges)
     ids = ref.bpe_encode(text, merges)
-    expect_exact(student.bpe_decode(ids, merges), text, name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ids, merges))
+    expect_exact(student.bpe_decode(ids, merges), text, name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ref, ids, merges))
 
 
 @st.composite
@@ -311,7 +244,7 @@ def raw_ids(draw):
 @given(case=raw_ids())
 def check_bpe_decode_replaces_invalid_bytes(student, ref, case):
     ids, merges = case
-    expect_exact(student.bpe_decode(ids, merges), ref.bpe_decode(ids, merges), name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ids, merges))
+    expect_exact(student.bpe_decode(ids, merges), ref.bpe_decode(ids, merges), name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ref, ids, merges))
 
 
 @exercise("ch9.bpe_decode", points=0.5, hidden=True)
@@ -320,7 +253,7 @@ def check_bpe_decode_a_long_text(student, ref, seed, length, num_merges):
     text = _words_text(seed, length)
     merges = ref.bpe_train(text, num_merges)
     ids = ref.bpe_encode(text, merges)
-    expect_exact(student.bpe_decode(ids, merges), text, name="text", mistakes=_decode_mistakes(ids, merges))
+    expect_exact(student.bpe_decode(ids, merges), text, name="text", mistakes=_decode_mistakes(ref, ids, merges))
 
 
 # --- logit filters ---------------------------------------------------------------------------
@@ -368,20 +301,19 @@ def logits_case(draw, max_v: int = 8, max_rows: int = 4, min_v: int = 2):
     return x.to(dtype)
 
 
-def _top_k_mistakes(logits, k, got):
-    kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]
-    expected = logits.masked_fill(logits < kth, NEG_INF)
+def _top_k_mistakes(ref, logits, k, got):
+    expected = ref.top_k_filter_variant(logits, k)
     out = {
-        "mistake.ch9.top_k_filter.zero_instead_of_inf": logits.masked_fill(logits < kth, 0.0),
-        "mistake.ch9.top_k_filter.strict_threshold": logits.masked_fill(logits <= kth, NEG_INF),
+        "mistake.ch9.top_k_filter.zero_instead_of_inf": ref.top_k_filter_variant(logits, k, zero_fill=True),
+        "mistake.ch9.top_k_filter.strict_threshold": ref.top_k_filter_variant(logits, k, strict=True),
     }
     if isinstance(got, torch.Tensor) and got.shape == logits.shape:
         # kept exactly k: some logits tied with the k-th largest dropped, whichever they are
+        kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]
         dropped_ties = (logits == kth) & (got == NEG_INF) & (expected != NEG_INF)
         out["mistake.ch9.top_k_filter.exactly_k"] = expected.masked_fill(dropped_ties, NEG_INF)
     if logits.dim() >= 2:
-        kth0 = torch.topk(logits, min(k, logits.shape[0]), dim=0).values[-1:]
-        out["mistake.ch9.top_k_filter.wrong_dim"] = logits.masked_fill(logits < kth0, NEG_INF)
+        out["mistake.ch9.top_k_filter.wrong_dim"] = ref.top_k_filter_variant(logits, k, dim=0)
     return out
 
 
@@ -390,7 +322,7 @@ def _top_k_mistakes(logits, k, got):
 def check_top_k_filter_keeps_ties_with_the_kth_largest(student, ref, logits, data):
     k = data.draw(sizes(1, logits.shape[-1]), label="k")
     got = student.top_k_filter(logits, k)
-    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(logits, k, got))
+    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(ref, logits, k, got))
 
 
 @exercise("ch9.top_k_filter", points=0.5)
@@ -401,7 +333,7 @@ def check_top_k_filter_k_at_least_vocab_and_infinite_logits(student, ref, logits
         logits[..., 0] = NEG_INF
     k = logits.shape[-1] + extra
     got = student.top_k_filter(logits, k)
-    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(logits, k, got))
+    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(ref, logits, k, got))
 
 
 @exercise("ch9.top_k_filter", points=0.5, hidden=True)
@@ -409,26 +341,7 @@ def check_top_k_filter_k_at_least_vocab_and_infinite_logits(student, ref, logits
 def check_top_k_filter_larger_vocabularies(student, ref, logits, data):
     k = data.draw(sizes(1, logits.shape[-1] + 2), label="k")
     got = student.top_k_filter(logits, k)
-    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", mistakes=_top_k_mistakes(logits, k, got))
-
-
-def _nucleus(logits64: torch.Tensor, p: float, *, inclusive=False, higher_first=False, sorted_mask=False, unsorted=False) -> torch.Tensor:
-    """The keep mask of top-p in float64 (the contract's rule unless told), and the
-    masks of its usual mistakes."""
-    probs = torch.softmax(logits64, dim=-1)
-    if unsorted:  # mass accumulated in vocabulary order
-        return probs.cumsum(-1) - probs < p
-    if higher_first:
-        sp, order = torch.sort(probs.flip(-1), dim=-1, descending=True, stable=True)
-        order = probs.shape[-1] - 1 - order
-    else:
-        sp, order = torch.sort(probs, dim=-1, descending=True, stable=True)
-    cumulative = sp.cumsum(-1)
-    keep_sorted = (cumulative if inclusive else cumulative - sp) < p
-    keep_sorted[..., 0] = True
-    if sorted_mask:
-        return keep_sorted
-    return torch.empty_like(keep_sorted).scatter_(-1, order, keep_sorted)
+    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", mistakes=_top_k_mistakes(ref, logits, k, got))
 
 
 def _mass_before(logits64: torch.Tensor) -> torch.Tensor:
@@ -460,15 +373,13 @@ def top_p_case(draw, max_v: int = 8, max_rows: int = 4):
     return logits, p
 
 
-def _top_p_mistakes(logits, p):
-    def filtered(**kw):
-        return logits.masked_fill(~_nucleus(logits.double(), p, **kw), NEG_INF)
-
+def _top_p_mistakes(ref, logits, p):
+    variant = ref.top_p_filter_variant
     return {
-        "mistake.ch9.top_p_filter.inclusive_cumsum": filtered(inclusive=True),
-        "mistake.ch9.top_p_filter.ties_higher_index_first": filtered(higher_first=True),
-        "mistake.ch9.top_p_filter.mask_left_in_sorted_order": filtered(sorted_mask=True),
-        "mistake.ch9.top_p_filter.unsorted_cumsum": filtered(unsorted=True),
+        "mistake.ch9.top_p_filter.inclusive_cumsum": variant(logits, p, inclusive=True),
+        "mistake.ch9.top_p_filter.ties_higher_index_first": variant(logits, p, higher_first=True),
+        "mistake.ch9.top_p_filter.mask_left_in_sorted_order": variant(logits, p, sorted_mask=True),
+        "mistake.ch9.top_p_filter.unsorted_cumsum": variant(logits, p, unsorted=True),
     }
 
 
@@ -481,7 +392,7 @@ def check_top_p_filter_keeps_the_token_crossing_p(student, ref, case):
         truth(ref.top_p_filter, logits, p),
         name="filtered",
         inputs=dict(logits=logits, p=p),
-        mistakes=_top_p_mistakes(logits, p),
+        mistakes=_top_p_mistakes(ref, logits, p),
     )
 
 
@@ -506,7 +417,7 @@ def check_top_p_filter_extreme_p_and_ties(student, ref, data, dtype, v, p):
         truth(ref.top_p_filter, logits, p),
         name="filtered",
         inputs=dict(logits=logits, p=p),
-        mistakes=_top_p_mistakes(logits, p),
+        mistakes=_top_p_mistakes(ref, logits, p),
     )
 
 
@@ -514,7 +425,7 @@ def check_top_p_filter_extreme_p_and_ties(student, ref, data, dtype, v, p):
 @given(case=top_p_case(max_v=40, max_rows=6))
 def check_top_p_filter_larger_vocabularies(student, ref, case):
     logits, p = case
-    expect_filtered(student.top_p_filter(logits, p), truth(ref.top_p_filter, logits, p), name="filtered", mistakes=_top_p_mistakes(logits, p))
+    expect_filtered(student.top_p_filter(logits, p), truth(ref.top_p_filter, logits, p), name="filtered", mistakes=_top_p_mistakes(ref, logits, p))
 
 
 # --- sampling --------------------------------------------------------------------------------
@@ -538,22 +449,12 @@ def _safe_u(logits64: torch.Tensor, temperature: float, u: torch.Tensor) -> torc
     return u
 
 
-def _sample_mistakes(logits, temperature, u):
-    def run(logits, u):
-        return ref_sample(logits * temperature * temperature, temperature, u)
-
+def _sample_mistakes(ref, logits, temperature, u):
+    variant = ref.sample_token_variant
     return {
-        "mistake.ch9.sample_token.temperature_multiplies": truth(run, logits, u),
-        "mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: ref_sample(lg, temperature, u, at_least=True), logits, u),
+        "mistake.ch9.sample_token.temperature_multiplies": truth(lambda lg, u: variant(lg, temperature, u, multiply=True), logits, u),
+        "mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: variant(lg, temperature, u, at_least=True), logits, u),
     }
-
-
-def ref_sample(logits, temperature, u, at_least=False):
-    """Inverse-CDF sampling as the contract says (or with cdf >= u, the mistake)."""
-    cdf = torch.softmax(logits / temperature, dim=-1).cumsum(-1)
-    u = torch.as_tensor(u, dtype=cdf.dtype).unsqueeze(-1)
-    idx = ((cdf < u) if at_least else (cdf <= u)).sum(-1)
-    return idx.clamp(max=logits.shape[-1] - 1)
 
 
 @st.composite
@@ -581,7 +482,7 @@ def check_sample_token_inverse_cdf(student, ref, case):
         truth(ref.sample_token, logits, temperature, u),
         name="token",
         inputs=dict(logits=logits, temperature=temperature, u=u),
-        mistakes=_sample_mistakes(logits, temperature, u),
+        mistakes=_sample_mistakes(ref, logits, temperature, u),
     )
 
 
@@ -605,7 +506,7 @@ def check_sample_token_u_on_a_boundary_goes_to_the_next_token(student, ref, data
         truth(ref.sample_token, logits, temperature, u),
         name="token",
         inputs=dict(logits=logits, temperature=temperature, u=u),
-        mistakes={"mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: ref_sample(lg, temperature, u, at_least=True), logits, u)},
+        mistakes={"mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: ref.sample_token_variant(lg, temperature, u, at_least=True), logits, u)},
     )
 
 
@@ -670,7 +571,7 @@ def check_sample_token_frequencies_follow_softmax_over_temperature(student, ref,
 @given(case=sample_case(max_v=60, max_n=20))
 def check_sample_token_larger_vocabularies(student, ref, case):
     logits, temperature, u = case
-    expect_exact(student.sample_token(logits, temperature, u), truth(ref.sample_token, logits, temperature, u), name="token", mistakes=_sample_mistakes(logits, temperature, u))
+    expect_exact(student.sample_token(logits, temperature, u), truth(ref.sample_token, logits, temperature, u), name="token", mistakes=_sample_mistakes(ref, logits, temperature, u))
 
 
 # --- perplexity ------------------------------------------------------------------------------
@@ -700,19 +601,9 @@ def _perplexity_truth(logits, targets, ignore_index):
     return truth(run, logits)
 
 
-def _perplexity_mistakes(logits, targets, ignore_index):
-    def run(logits):
-        valid = targets != ignore_index
-        safe = torch.where(valid, targets, torch.zeros_like(targets))
-        nll = -torch.log_softmax(logits, dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1) * valid  # (N, T)
-        per_sequence = nll.sum(1) / valid.sum(1)
-        return {
-            "mistake.ch9.perplexity.ignored_tokens_counted": torch.exp(nll.sum() / nll.numel()),
-            "mistake.ch9.perplexity.no_exp": nll.sum() / valid.sum(),
-            "mistake.ch9.perplexity.mean_of_sequence_perplexities": torch.exp(per_sequence).mean(),
-        }
-
-    return truth(run, logits)
+def _perplexity_mistakes(ref, logits, targets, ignore_index):
+    keys = ("ignored_tokens_counted", "no_exp", "mean_of_sequence_perplexities")
+    return {f"mistake.ch9.perplexity.{k}": truth(lambda lg: ref.perplexity_variant(lg, targets, ignore_index, mistake=k), logits) for k in keys}
 
 
 @exercise("ch9.perplexity", points=2)
@@ -724,25 +615,43 @@ def check_perplexity_matches_cross_entropy_with_ignore_index(student, ref, case)
         _perplexity_truth(logits, targets, ignore_index),
         name="perplexity",
         inputs=dict(logits=logits, targets=targets, ignore_index=ignore_index),
-        mistakes=_perplexity_mistakes(logits, targets, ignore_index),
+        mistakes=_perplexity_mistakes(ref, logits, targets, ignore_index),
     )
 
 
+@st.composite
+def far_target_case(draw):
+    """An lm_case shifted by +-1000 (exp of a raw logit overflows) in which one scored
+    target sits `gap` below its row's maximum: its probability underflows to 0 in
+    float32 (exp(-110) < 1e-45), while the mean cross-entropy, over at least two scored
+    tokens, stays below 88 so the perplexity is finite in float32 too."""
+    logits, targets, ignore_index = draw(lm_case())
+    logits = logits.double()
+    n, t, v = logits.shape
+    if n * t < 2:
+        logits, targets = torch.cat([logits, logits], dim=1), torch.cat([targets, targets], dim=1)
+    flat_targets = targets.reshape(-1).clone()
+    flat_targets[:2] = flat_targets[:2].masked_fill(flat_targets[:2] == ignore_index, 1)  # two scored tokens
+    targets = flat_targets.reshape(targets.shape)
+    gap = draw(st.sampled_from([110.0, 130.0]))
+    row = logits[0, 0]
+    row[targets[0, 0]] = row.max() - gap
+    offset = draw(st.sampled_from([1000.0, -1000.0]))
+    return logits + offset, targets, ignore_index
+
+
 @exercise("ch9.perplexity", points=0.5)
-@given(case=lm_case(), offset=st.sampled_from([1000.0, -1000.0]))
-def check_perplexity_stable_for_large_logits(student, ref, case, offset):
+@given(case=far_target_case())
+def check_perplexity_stable_for_large_logits(student, ref, case):
     logits, targets, ignore_index = case
-    logits = logits + offset  # the same distributions, shifted: exp(logits) overflows
-    # float32 logits near 1000 carry rounding of ~6e-5, which exp turns into a
-    # relative error of that size in the answer
-    tol = {"rtol": 1e-3, "atol": 1e-4} if logits.dtype == torch.float32 else {}
-    expect_close(
-        student.perplexity(logits, targets, ignore_index),
-        _perplexity_truth(logits, targets, ignore_index),
+    # float32 logits near 1000 carry rounding of ~6e-5, which exp turns into a relative
+    # error of that size (times the ~100 of the far target) in the answer
+    expect_stable(
+        student.perplexity,
+        _perplexity_truth,
+        dict(logits=logits, targets=targets, ignore_index=ignore_index),
         name="perplexity",
-        inputs=dict(logits=logits, targets=targets, ignore_index=ignore_index),
-        mistakes=_perplexity_mistakes(logits, targets, ignore_index),
-        **tol,
+        per_dtype=lambda logits, **_: {"rtol": 1e-3, "atol": 1e-4} if logits.dtype == torch.float32 else {},
     )
 
 
@@ -750,7 +659,7 @@ def check_perplexity_stable_for_large_logits(student, ref, case, offset):
 @given(case=lm_case(max_n=6, max_t=20, max_v=40))
 def check_perplexity_larger_batches(student, ref, case):
     logits, targets, ignore_index = case
-    expect_close(student.perplexity(logits, targets, ignore_index), _perplexity_truth(logits, targets, ignore_index), name="perplexity", mistakes=_perplexity_mistakes(logits, targets, ignore_index))
+    expect_close(student.perplexity(logits, targets, ignore_index), _perplexity_truth(logits, targets, ignore_index), name="perplexity", mistakes=_perplexity_mistakes(ref, logits, targets, ignore_index))
 
 
 # --- KV cache ------------------------------------------------------------------------------
@@ -776,14 +685,6 @@ def kv_step_case(draw, max_t=5):
     return q, k, v, cache_k, cache_v
 
 
-def _kv_truth(q, k, v, cache_k, cache_v):
-    def run(q, k, v, cache_k, cache_v):
-        keys, values = torch.cat([cache_k, k], dim=-2), torch.cat([cache_v, v], dim=-2)
-        return F.scaled_dot_product_attention(q, keys, values), keys, values
-
-    return truth(run, q, k, v, cache_k, cache_v)
-
-
 def _kv_mistakes(q, k, v, cache_k, cache_v):
     def run(q, k, v, cache_k, cache_v):
         keys, values = torch.cat([cache_k, k], dim=-2), torch.cat([cache_v, v], dim=-2)
@@ -799,7 +700,7 @@ def _kv_mistakes(q, k, v, cache_k, cache_v):
     return truth(run, q, k, v, cache_k, cache_v)
 
 
-def _expect_kv_step(got, q, k, v, cache_k, cache_v, inputs=None, step=""):
+def _expect_kv_step(ref, got, q, k, v, cache_k, cache_v, inputs=None, step=""):
     # the caches given back unchanged show as a shape error: name the mistake first
     if isinstance(got, (tuple, list)) and len(got) == 3 and all(isinstance(x, torch.Tensor) for x in got):
         expect(
@@ -809,7 +710,7 @@ def _expect_kv_step(got, q, k, v, cache_k, cache_v, inputs=None, step=""):
         )
     expect_close(
         got,
-        _kv_truth(q, k, v, cache_k, cache_v),
+        truth(ref.kv_cache_attend, q, k, v, cache_k, cache_v),
         name=(f"out{step}", f"cache_k{step}", f"cache_v{step}"),
         inputs=inputs,
         mistakes=_kv_mistakes(q, k, v, cache_k, cache_v),
@@ -821,7 +722,7 @@ def _expect_kv_step(got, q, k, v, cache_k, cache_v, inputs=None, step=""):
 def check_kv_cache_attend_one_step(student, ref, case):
     q, k, v, cache_k, cache_v = case
     got = student.kv_cache_attend(q, k, v, cache_k, cache_v)
-    _expect_kv_step(got, q, k, v, cache_k, cache_v, inputs=dict(q_t=q, k_t=k, v_t=v, cache_k=cache_k, cache_v=cache_v))
+    _expect_kv_step(ref, got, q, k, v, cache_k, cache_v, inputs=dict(q_t=q, k_t=k, v_t=v, cache_k=cache_k, cache_v=cache_v))
 
 
 @st.composite
@@ -834,15 +735,17 @@ def sequence_case(draw, max_t=6):
     return q, k, v
 
 
-def _decode_sequence(student, q, k, v):
-    """Decode step by step from empty caches, feeding back the student's caches."""
+def _decode_sequence(student, ref, q, k, v):
+    """Decode step by step from empty caches, feeding back the student's caches. Each
+    step is compared with the truth for the right caches (the sequence so far), which
+    do not depend on the student's answer."""
     n, h, t, d = q.shape
     cache_k, cache_v = q.new_zeros(n, h, 0, d), v.new_zeros(n, h, 0, v.shape[-1])
     outs = []
     for s in range(t):
         step = [x[:, :, s : s + 1] for x in (q, k, v)]
         got = student.kv_cache_attend(*step, cache_k, cache_v)
-        _expect_kv_step(got, *step, cache_k, cache_v, step=f" at step {s}")
+        _expect_kv_step(ref, got, *step, k[:, :, :s], v[:, :, :s], step=f" at step {s}")
         out, cache_k, cache_v = got
         outs.append(out)
     return torch.cat(outs, dim=-2)
@@ -853,7 +756,7 @@ def _decode_sequence(student, q, k, v):
 def check_kv_cache_decoding_equals_causal_attention(student, ref, case):
     q, k, v = case
     expected = truth(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), q, k, v)
-    expect_close(_decode_sequence(student, q, k, v), expected, name="outputs of the whole sequence", inputs=dict(q=q, k=k, v=v))
+    expect_close(_decode_sequence(student, ref, q, k, v), expected, name="outputs of the whole sequence", inputs=dict(q=q, k=k, v=v))
 
 
 @exercise("ch9.kv_cache_attend", points=0.5, hidden=True)
@@ -861,33 +764,21 @@ def check_kv_cache_decoding_equals_causal_attention(student, ref, case):
 def check_kv_cache_decoding_longer_sequences(student, ref, case):
     q, k, v = case
     expected = truth(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), q, k, v)
-    expect_close(_decode_sequence(student, q, k, v), expected, name="outputs of the whole sequence")
+    expect_close(_decode_sequence(student, ref, q, k, v), expected, name="outputs of the whole sequence")
 
 
 # --- RoPE ------------------------------------------------------------------------------------
 
 
-def _rope(x, positions, base, *, split=False, sign=1.0, exponent=2.0, direction=-1.0):
-    """RoPE with switches for the usual mistakes (the contract's rule by default)."""
-    d = x.shape[-1]
-    i = torch.arange(d // 2, dtype=x.dtype)
-    theta = positions.to(x.dtype)[:, None] * base ** (direction * exponent * i / d)
-    cos, sin = theta.cos(), sign * theta.sin()
-    if split:
-        a, b = x[..., : d // 2], x[..., d // 2 :]
-        return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
-    a, b = x[..., 0::2], x[..., 1::2]
-    return torch.stack([a * cos - b * sin, a * sin + b * cos], dim=-1).flatten(-2)
-
-
-def _rope_mistakes(x, positions, base):
+def _rope_mistakes(ref, x, positions, base):
     def run(x):
+        variant = ref.rope_variant
         return {
-            "mistake.ch9.rope.half_split_pairs": _rope(x, positions, base, split=True),
-            "mistake.ch9.rope.clockwise": _rope(x, positions, base, sign=-1.0),
-            "mistake.ch9.rope.exponent_without_two": _rope(x, positions, base, exponent=1.0),
-            "mistake.ch9.rope.positive_exponent": _rope(x, positions, base, direction=1.0),
-            "mistake.ch9.rope.ignores_positions": _rope(x, torch.arange(x.shape[-2]), base),
+            "mistake.ch9.rope.half_split_pairs": variant(x, positions, base, split=True),
+            "mistake.ch9.rope.clockwise": variant(x, positions, base, sign=-1.0),
+            "mistake.ch9.rope.exponent_without_two": variant(x, positions, base, exponent=1.0),
+            "mistake.ch9.rope.positive_exponent": variant(x, positions, base, direction=1.0),
+            "mistake.ch9.rope.ignores_positions": variant(x, torch.arange(x.shape[-2]), base),
         }
 
     return truth(run, x)
@@ -917,7 +808,7 @@ def check_rope_rotates_adjacent_pairs(student, ref, case):
         truth(ref.rope, x, positions, base),
         name="rotated",
         inputs=dict(x=x, positions=positions, base=base),
-        mistakes=_rope_mistakes(x, positions, base),
+        mistakes=_rope_mistakes(ref, x, positions, base),
     )
 
 
@@ -927,7 +818,7 @@ def check_rope_keeps_norms_and_scores_depend_on_relative_position(student, ref, 
     q, positions, base = case
     k = torch.randn(q.shape, generator=generator(seed), dtype=torch.float64).to(q.dtype)
     rq, rk = student.rope(q, positions, base), student.rope(k, positions, base)
-    expect_close(rq, truth(ref.rope, q, positions, base), name="rotated", inputs=dict(x=q, positions=positions, base=base), mistakes=_rope_mistakes(q, positions, base))
+    expect_close(rq, truth(ref.rope, q, positions, base), name="rotated", inputs=dict(x=q, positions=positions, base=base), mistakes=_rope_mistakes(ref, q, positions, base))
     tol = dict(rtol=1e-3, atol=1e-4) if q.dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
     # each pair is rotated: the length of every pair, so of every row, is unchanged
     pair_norms = lambda x: x.double().unflatten(-1, (-1, 2)).norm(dim=-1)  # noqa: E731
@@ -946,7 +837,7 @@ def check_rope_long_contexts_and_wide_heads(student, ref, case):
     # float32 angles near 4096 rad carry rounding of ~5e-4 rad (x's dtype, as the
     # contract says), so float32 answers get a looser tolerance
     tol = {"rtol": 3e-3, "atol": 3e-3} if x.dtype == torch.float32 else {}
-    expect_close(student.rope(x, positions, base), truth(ref.rope, x, positions, base), name="rotated", mistakes=_rope_mistakes(x, positions, base), **tol)
+    expect_close(student.rope(x, positions, base), truth(ref.rope, x, positions, base), name="rotated", mistakes=_rope_mistakes(ref, x, positions, base), **tol)
 
 
 # --- LoRA ------------------------------------------------------------------------------------
@@ -965,20 +856,19 @@ def lora_case(draw, max_side=5, max_r=4):
     return x, W, b, A, B, alpha
 
 
-def _lora_truth(x, W, b, A, B, alpha):
+def _lora_truth(ref, x, W, b, A, B, alpha):
     # the merged layer W + (alpha / r) B A, an independent formulation
-    return truth(lambda x, W, b, A, B: F.linear(x, W + (alpha / A.shape[0]) * B @ A, b), x, W, b, A, B)
+    return truth(lambda x, W, b, A, B: ref.lora_merged_layer(x, W, b, A, B, alpha), x, W, b, A, B)
 
 
-def _lora_mistakes(x, W, b, A, B, alpha):
+def _lora_mistakes(ref, x, W, b, A, B, alpha):
     def run(x, W, b, A, B):
-        r = A.shape[0]
-        update = x @ A.T @ B.T
+        variant = ref.lora_forward_variant
         return {
-            "mistake.ch9.lora_forward.scaled_by_alpha": x @ W.T + b + alpha * update,
-            "mistake.ch9.lora_forward.rank_over_alpha": x @ W.T + b + (r / alpha) * update,
-            "mistake.ch9.lora_forward.not_scaled": x @ W.T + b + update,
-            "mistake.ch9.lora_forward.bias_dropped": x @ W.T + (alpha / r) * update,
+            "mistake.ch9.lora_forward.scaled_by_alpha": variant(x, W, b, A, B, alpha, scale="alpha"),
+            "mistake.ch9.lora_forward.rank_over_alpha": variant(x, W, b, A, B, alpha, scale="r/alpha"),
+            "mistake.ch9.lora_forward.not_scaled": variant(x, W, b, A, B, alpha, scale="1"),
+            "mistake.ch9.lora_forward.bias_dropped": variant(x, W, b, A, B, alpha, bias=False),
         }
 
     return truth(run, x, W, b, A, B)
@@ -990,10 +880,10 @@ def check_lora_forward_equals_the_merged_layer(student, ref, case):
     x, W, b, A, B, alpha = case
     expect_close(
         student.lora_forward(x, W, b, A, B, alpha),
-        _lora_truth(x, W, b, A, B, alpha),
+        _lora_truth(ref, x, W, b, A, B, alpha),
         name="y",
         inputs=dict(x=x, W=W, b=b, A=A, B=B, alpha=alpha),
-        mistakes=_lora_mistakes(x, W, b, A, B, alpha),
+        mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha),
     )
 
 
@@ -1001,4 +891,4 @@ def check_lora_forward_equals_the_merged_layer(student, ref, case):
 @given(case=lora_case(max_side=24, max_r=8))
 def check_lora_forward_larger_layers(student, ref, case):
     x, W, b, A, B, alpha = case
-    expect_close(student.lora_forward(x, W, b, A, B, alpha), _lora_truth(x, W, b, A, B, alpha), name="y", mistakes=_lora_mistakes(x, W, b, A, B, alpha))
+    expect_close(student.lora_forward(x, W, b, A, B, alpha), _lora_truth(ref, x, W, b, A, B, alpha), name="y", mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha))

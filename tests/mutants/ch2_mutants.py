@@ -202,7 +202,7 @@ def sigmoid__two_branches_masked(x):
 # ---------------------------------------------------------------- ch2.bce_with_logits
 
 
-@mutant("ch2.bce_with_logits", expect=r"stab|large|inf|nan|log|finite|overflow")
+@mutant("ch2.bce_with_logits", expect=r"log of a probability that underflowed")
 def bce_with_logits__through_probabilities(logits, targets):
     p = sigmoid(logits)
     return -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p)).mean()
@@ -314,7 +314,7 @@ def softmax_regression_grad__dW_transposed(X, y, W, b):
     return -logp[rows, y].mean(), ds.T @ X, ds.sum(dim=0)
 
 
-@mutant("ch2.softmax_regression_grad", expect=r"stab|overflow|nan|inf|large|finite|max")
+@mutant("ch2.softmax_regression_grad", expect=r"overflowed to inf, and inf / inf is NaN")
 def softmax_regression_grad__unshifted_softmax(X, y, W, b):
     s = X @ W + b
     e = torch.exp(s)
@@ -422,3 +422,37 @@ def softmax_regression_grad__no_one_hot(X, y, W, b):
     rows = torch.arange(X.shape[0], device=X.device)
     ds = torch.exp(logp) / X.shape[0]  # forgets to subtract the one-hot labels
     return -logp[rows, y].mean(), X.T @ ds, ds.sum(dim=0)
+
+
+# ---------------------------------------------------------------- the one stability rule
+
+
+@mutant("ch2.softmax_regression_grad", expect=r"log of a probability that underflowed")
+def softmax_regression_grad__log_of_shifted_softmax(X, y, W, b):
+    s = X @ W + b
+    e = torch.exp(s - s.amax(dim=1, keepdim=True))  # shifted: nothing overflows
+    p = e / e.sum(dim=1, keepdim=True)
+    rows = torch.arange(X.shape[0], device=X.device)
+    ds = p.clone()
+    ds[rows, y] -= 1.0
+    ds = ds / X.shape[0]
+    return -torch.log(p[rows, y]).mean(), X.T @ ds, ds.sum(dim=0)  # log(0) once p underflows
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"log of a probability that underflowed")
+def logistic_regression_grad__log_of_sigmoid(X, y, w, b):
+    z = X @ w + b
+    p = sigmoid(z)  # the stable sigmoid: but p still rounds to 0 or 1 for large |z|
+    loss = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    dz = (p - y) / X.shape[0]
+    return loss, X.T @ dz, dz.sum()
+
+
+@mutant("ch2.logistic_regression_grad", expect=r"overflowed to inf, and inf / inf is NaN|underflowed to 0")  # in float64 exp(z) stays finite and p rounds to 1: log(1 - p) is the log of an underflow
+def logistic_regression_grad__unshifted_exp(X, y, w, b):
+    z = X @ w + b
+    e = torch.exp(z)  # overflows for z > ~88 (float32) and inf / inf is NaN
+    p = e / (1 + e)
+    loss = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    dz = (p - y) / X.shape[0]
+    return loss, X.T @ dz, dz.sum()

@@ -412,11 +412,23 @@ def perplexity__no_exp(logits, targets, ignore_index=-100):
     )
 
 
-@mutant("ch9.perplexity", expect=r"stab|overflow|large|inf|nan")
+@mutant("ch9.perplexity", expect=r"NaN .*overflowed.*maximum")
 def perplexity__naive_softmax(logits, targets, ignore_index=-100):
     # exp without subtracting the max: overflows for large logits.
     valid = targets != ignore_index
     probs = torch.exp(logits) / torch.exp(logits).sum(dim=-1, keepdim=True)
+    safe = torch.where(valid, targets, torch.zeros_like(targets))
+    nll = -torch.log(probs.gather(-1, safe.unsqueeze(-1)).squeeze(-1))
+    return torch.exp(nll[valid].mean())
+
+
+@mutant("ch9.perplexity", expect=r"log of a probability that underflowed")
+def perplexity__log_of_shifted_softmax(logits, targets, ignore_index=-100):
+    # Shifts by the max (no overflow) but takes the log of the softmax: a target far
+    # below the max has probability 0 in float32, and log(0) = -inf.
+    valid = targets != ignore_index
+    z = logits - logits.max(dim=-1, keepdim=True).values
+    probs = torch.exp(z) / torch.exp(z).sum(dim=-1, keepdim=True)
     safe = torch.where(valid, targets, torch.zeros_like(targets))
     nll = -torch.log(probs.gather(-1, safe.unsqueeze(-1)).squeeze(-1))
     return torch.exp(nll[valid].mean())
