@@ -86,7 +86,13 @@ def why_not(mode: str) -> str:
     return ""
 
 
-def choose(requested: str = "auto") -> str:
+AUTO_ON_CUDA = ("user", "python")
+"""What `auto` tries with a CUDA device: a bubblewrap worker did not start on the one GPU
+machine it was tried on (an H200, 2026-12-04), so `bwrap` with CUDA is asked for by name
+only."""
+
+
+def choose(requested: str = "auto", device: str = "cpu") -> str:
     """The mode to run: `requested` when it can run (else IsolationUnavailable), or for
     "auto" the strongest that can."""
     if requested not in CHOICES:
@@ -98,7 +104,7 @@ def choose(requested: str = "auto") -> str:
         if reason:
             raise IsolationUnavailable(reason)
         return requested
-    for mode in MODES:
+    for mode in AUTO_ON_CUDA if device.startswith("cuda") else MODES:
         if not why_not(mode):
             return mode
     return "python"

@@ -70,7 +70,7 @@ def run(
     started = time.perf_counter()
     threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
     # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
-    requested = isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation)
+    requested = isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation, device)
     worker = _worker(Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested))
     worker.start()
     _preload()
@@ -142,7 +142,7 @@ def _drop_spare() -> None:
 atexit.register(_drop_spare)
 
 
-def isolation_to_run(isolation: str, required: bool) -> str:
+def isolation_to_run(isolation: str, required: bool, device: str = "cpu") -> str:
     """The mode to ask the worker for. With `required`, the requested mode ("auto": a
     real boundary, bwrap or user) must be able to run, else GraderError."""
     from grader import isolation as iso
@@ -151,7 +151,7 @@ def isolation_to_run(isolation: str, required: bool) -> str:
     if isolation not in iso.CHOICES:
         raise GraderError(text("isolation.unknown", mode=isolation, choices=", ".join(iso.CHOICES)))
     try:
-        mode = iso.choose(isolation)
+        mode = iso.choose(isolation, device)
     except iso.IsolationUnavailable as exc:
         if required:
             raise GraderError(text("isolation.required_unavailable", mode=isolation, reason=str(exc))) from None

@@ -180,7 +180,7 @@ class Worker:
             return
         from grader import isolation
 
-        self.isolation = isolation.choose(self.requested_isolation)
+        self.isolation = isolation.choose(self.requested_isolation, self.device)
         launch = isolation.plan(self.isolation, Path(self.path), self.device)
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()

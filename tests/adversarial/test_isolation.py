@@ -228,3 +228,10 @@ def test_user_mode_workers_of_two_submissions_cannot_read_each_other(tmp_path, m
     assert reply.get("status") == "ok", reply
     assert reply["value"], "alice's copy was not found at all: the probe tested nothing"
     assert not any("alice-solution-42" in v for v in reply["value"]), reply["value"]
+
+
+def test_auto_never_picks_bubblewrap_for_cuda():
+    """A bubblewrap worker did not start with CUDA on the GPU machine it was tried on: auto
+    takes the next mode there, and the report says which."""
+    assert isolation.choose("auto", "cuda") in isolation.AUTO_ON_CUDA
+    assert isolation.choose("auto", "cuda:0") != "bwrap"

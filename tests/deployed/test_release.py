@@ -6,6 +6,7 @@ holds no `solutions` package and no hidden check."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import sys
@@ -66,3 +67,81 @@ def test_check_all_of_the_references_gives_full_marks_on_every_public_check(inst
     assert report["score"] == report["max_score"] > 0
     assert report["hidden_not_run"] > 0
     assert all(c["visibility"] == "public" for e in report["exercises"] for c in e["checks"])
+
+
+class _Canonical(ast.NodeTransformer):
+    """A function with its docstring, annotations and every name replaced by its order of
+    first use: two functions that differ only in naming compare equal."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def _rename(self, name: str) -> str:
+        return self.names.setdefault(name, f"v{len(self.names)}")
+
+    def visit_FunctionDef(self, node):  # noqa: N802 - ast's naming
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        node.body, node.returns, node.decorator_list, node.name = body or [ast.Pass()], None, [], "f"
+        self.generic_visit(node)
+        return node
+
+    def visit_arg(self, node):  # noqa: N802
+        node.arg, node.annotation = self._rename(node.arg), None
+        return node
+
+    def visit_Name(self, node):  # noqa: N802
+        node.id = self._rename(node.id)
+        return node
+
+
+def _shapes(source: str, min_statements: int = 3) -> dict[str, str]:
+    """Canonical dumps of the functions of `source` that have some substance."""
+    out = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef):
+            statements = sum(isinstance(n, ast.stmt) for n in ast.walk(node)) - 1
+            if statements >= min_statements:
+                out[ast.dump(_Canonical().visit(ast.parse(ast.unparse(node)).body[0]))] = node.name
+    return out
+
+
+def test_the_installed_release_holds_no_function_equivalent_to_a_reference_or_a_mistake(installed):
+    """Issue 15: no helper that is a reference (or a known mistake) up to renaming ships;
+    the release carries their outputs as recorded data only."""
+    protected: dict[str, str] = {}
+    for path in sorted(SOLUTIONS.glob("ch*.py")) + sorted((SOLUTIONS / "mistakes").glob("ch*.py")):
+        for shape, name in _shapes(path.read_text(encoding="utf-8")).items():
+            protected[shape] = f"{path.relative_to(SOLUTIONS.parent)}:{name}"
+    assert len(protected) > 60  # the references have substance: the comparison is not empty
+    site = envs.site_packages(installed / "python")
+    leaks = []
+    for package in ("grader", "dlcourse_cli"):
+        for path in sorted((site / package).rglob("*.py")):
+            for shape, name in _shapes(path.read_text(encoding="utf-8")).items():
+                if shape in protected:
+                    leaks.append(f"{path.relative_to(site)}:{name} == {protected[shape]}")
+    assert not leaks, leaks
+
+
+# check-side helpers that were the reference behind switch flags (issue 15): shipped in the
+# release, copying them earned full marks; they now live in solutions/mistakes/ (ch10's
+# formulas, _ddpm_formula and the like, are still to move)
+FORMER_LEAKS = {
+    "ch1_ml_basics": ["_boltzmann", "_lloyd", "_eig"], "ch2_linear_models": ["_ridge", "_gd"],
+    "ch3_svm": ["_kernel", "_poly", "_multiclass_autograd"], "ch4_backprop": ["_batch_norm", "_norm_backward", "_mlp_autograd"],
+    "ch6_regularisation": ["_dropout", "_adamw_run", "_smoothed_ce", "_kfold"],
+    "ch7_rnn": ["_rnn_cell", "_rnn_layer", "_lstm_cell", "_lstm_step", "_lstm_backward", "_lstm_layer", "_gru_step", "_clip"],
+    "ch8_transformers": ["_attention", "_mha", "_encoder", "_nt_xent"],
+    "ch9_llm": ["_bpe_train", "_merge", "_encode_with", "_nucleus", "_rope", "_decode_sequence", "_kv_truth", "_lora_truth"],
+    "ch11_clip": ["_clip_truth", "_zero_shot_truth"],
+}
+
+
+def test_the_installed_release_defines_none_of_the_former_reference_helpers(installed):
+    site = envs.site_packages(installed / "python")
+    shipped = []
+    for module, names in FORMER_LEAKS.items():
+        tree = ast.parse((site / "grader" / "checks" / f"{module}.py").read_text(encoding="utf-8"))
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        shipped += [f"{module}.{name}" for name in names if name in defined]
+    assert not shipped, shipped
