@@ -235,6 +235,8 @@ class _Functions(TorchFunctionMode):
         kwargs = kwargs or {}
         g = self.guard
         name = g.banned.get(id(func))
+        if name == "torch.Tensor.requires_grad_" and (args[1] if len(args) > 1 else kwargs.get("requires_grad", True)) is False:
+            name = None  # `requires_grad_(False)` says the opposite of using autograd
         if name is None and not g.autograd_allowed:
             if kwargs.get("requires_grad") is True:
                 name = "requires_grad=True"

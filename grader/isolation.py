@@ -175,10 +175,19 @@ def runtime_folders() -> list[Path]:
     if is_checkout(root):
         wanted = [p for p in wanted if p.resolve() != root]
         wanted.append(root / "grader")
+    # never a folder that holds the scratch (/tmp) or is merely where a script or the
+    # grader was started from: sys.path[0] of `python script.py` is the script's folder
+    skipped = {Path.cwd().resolve()}
+    if sys.argv and sys.argv[0] not in ("", "-c", "-m") and os.path.isfile(sys.argv[0]):
+        skipped.add(Path(sys.argv[0]).resolve().parent)
+    scratch = Path(tempfile.gettempdir()).resolve()
+    runtime = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     out: list[Path] = []
     for p in wanted:
         real = p.resolve()
-        if real == Path("/") or real == Path.cwd().resolve() and real != Path(sys.prefix).resolve():
+        if real == Path("/") or real == scratch or real in scratch.parents or Path("/tmp") == real:
+            continue
+        if real in skipped and real not in runtime:
             continue
         if not any(real == o or o in real.parents for o in out):
             out = [o for o in out if real not in o.parents] + [real]

@@ -111,6 +111,13 @@ class Submission:
         self.failures: dict[str, dict] = {}
         # appended, not prepended: a student file named like a library never shadows it
         sys.path.append(str(self.root))
+        # `from exercises.ch4_backprop import f` in a student's file means their own file,
+        # never the installed stubs: the package name points at the submission
+        import types
+
+        package = types.ModuleType("exercises", "The student's own exercise modules.")
+        package.__path__ = [str(self.root)]
+        sys.modules["exercises"] = package
 
     def load(self, name: str) -> object | None:
         """The module, None when its file does not exist; raises ImportFailed."""
