@@ -66,6 +66,12 @@ def packet(func) -> str:
 class _Trace(TorchDispatchMode):
     """Records the ATen op packets (`aten.native_layer_norm`) run inside the block."""
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # False: torch would wrap __torch_dispatch__ in a dynamo guard whose first call
+        # imports torch._dynamo, sympy and mpmath (800 modules, 1.5 s of every worker)
+        return False
+
     def __init__(self) -> None:
         super().__init__()
         self.ops: set[str] = set()
@@ -249,6 +255,12 @@ class _Functions(TorchFunctionMode):
 
 class _Kernels(TorchDispatchMode):
     """Sees every ATen op however it was reached, with its tensors' autograd state."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # False: torch would wrap __torch_dispatch__ in a dynamo guard whose first call
+        # imports torch._dynamo, sympy and mpmath (800 modules, 1.5 s of every worker)
+        return False
 
     def __init__(self, guard: "Guard"):
         super().__init__()
