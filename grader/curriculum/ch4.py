@@ -10,13 +10,13 @@ CHAPTER = Chapter(
     id="ch4",
     modules=("ch4_backprop",),
     exercises=(
-        Exercise("linear_forward", points=2),
-        Exercise("linear_backward", points=4),
+        Exercise("linear_forward", points=3),
+        Exercise("linear_backward", points=5),
         Exercise("relu_backward", points=3),
         Exercise("sigmoid_backward", points=3),
         Exercise("tanh_backward", points=3),
         Exercise("softmax_cross_entropy", points=5),
-        Exercise("mlp_loss_and_grads", points=5),
+        Exercise("mlp_loss_and_grads", points=6),
         Exercise("numerical_gradient", points=4),
         Exercise("sgd_step", points=2),
         Exercise("sgd_momentum_step", points=4, banned=(OPTIMISERS,)),
@@ -30,9 +30,9 @@ CHAPTER = Chapter(
         Exercise("batchnorm_backward", points=5),
         Exercise(
             "layernorm_forward",
-            points=4,
+            points=5,
             banned=("torch.nn.functional.layer_norm", "torch.layer_norm"),
         ),
-        Exercise("layernorm_backward", points=5),
+        Exercise("layernorm_backward", points=6),
     ),
 )
