@@ -43,16 +43,21 @@ _NO_STUDENT_TEXT = (Banned, UsedAutograd, TimedOut, Crashed, Integrity, Missing,
 MARKER = "dlcourse"
 
 
-def _more_examples(test) -> None:
-    """A hidden check draws `profiles.HIDDEN_EXAMPLES` (public ones draw the same examples
-    in `check` and `grade`); a check that chose its own number keeps it."""
+def _grading_settings(test, hidden: bool) -> None:
+    """The grading profile's settings on `test`, however its module was imported: a check
+    module first imported outside `profiles.use` (a notebook, another tool) bakes
+    Hypothesis' defaults (a 200 ms deadline, 100 examples, a database) into any explicit
+    `@settings`. Public checks draw `profiles.PUBLIC_EXAMPLES` in `check` and `grade`
+    alike, hidden ones `HIDDEN_EXAMPLES`; a check that chose its own number keeps it."""
     from hypothesis import settings
 
     from grader import profiles
 
     current = getattr(test, "_hypothesis_internal_use_settings", None) or settings.default
-    if current.max_examples == profiles.PUBLIC_EXAMPLES:
-        test._hypothesis_internal_use_settings = settings(current, max_examples=profiles.HIDDEN_EXAMPLES)
+    examples = current.max_examples
+    if examples in (profiles.PUBLIC_EXAMPLES, settings.get_profile("default").max_examples):
+        examples = profiles.HIDDEN_EXAMPLES if hidden else profiles.PUBLIC_EXAMPLES
+    test._hypothesis_internal_use_settings = settings(current, max_examples=examples, **profiles.GRADING)
 
 
 class Reference:
@@ -138,8 +143,7 @@ class Collector:
                 inner = getattr(item.obj, "hypothesis", None)
                 if inner is not None:
                     item.obj._hypothesis_internal_use_seed = self.seed
-                    if mark.kwargs["visibility"] == HIDDEN:
-                        _more_examples(item.obj)
+                    _grading_settings(item.obj, hidden=mark.kwargs["visibility"] == HIDDEN)
         items[:] = keep
         if drop:
             config.hook.pytest_deselected(items=drop)

@@ -26,18 +26,20 @@ PROFILES = {
 }
 
 
+GRADING = dict(
+    database=None,
+    deadline=None,
+    derandomize=False,
+    print_blob=False,
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+)
+"""What every graded check runs with, whatever profile was active when its module was
+imported (the plugin applies it to each collected check)."""
+
 for _profile, _extra in PROFILES.items():
-    settings.register_profile(
-        f"dlcourse-{_profile}",
-        database=None,
-        deadline=None,
-        derandomize=False,
-        print_blob=False,
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
-        **_extra,
-    )
+    settings.register_profile(f"dlcourse-{_profile}", **GRADING, **_extra)
 
 
 @contextmanager

@@ -356,7 +356,9 @@ def test_diffusion_train_sample_reference_variant_and_mutants() -> None:
     verdict = _diffusion_verdict(samples, train, held_out)
     assert _passes(verdict), verdict
     assert elapsed < 60.0, f"reference took {elapsed:.1f} s"
-    for case in cases_of(TRAIN):
+    # a cheat that returns public make_moons samples wins on untransformed moons: only the
+    # grader's private rotation, scaling and shift expose it (tests/grader/test_mutants.py)
+    for case in (c for c in cases_of(TRAIN) if c.slug != "diffusion_train_sample__public_make_moons"):
         out = load_case(case)(train, 1000, 0)
         v = _diffusion_verdict(out.to(torch.float64), train, held_out)
         assert _passes(v) == case.correct, (case.slug, v)

@@ -249,7 +249,9 @@ def inputs(exercise: str) -> list[tuple]:
         X = torch.randn(10, 3, generator=g, dtype=d64)
         y = torch.randint(0, 2, (10,), generator=g).to(d64)
         w = torch.randn(3, generator=g, dtype=d64)
-        return [(X, y, w, torch.tensor(0.7, dtype=d64)), (X * 3, y, w, torch.tensor(-1.2, dtype=d64))]
+        # scores of magnitude ~1e3: sigmoid rounds to 0 or 1 and exp overflows, the loss stays finite
+        return [(X, y, w, torch.tensor(0.7, dtype=d64)), (X * 3, y, w, torch.tensor(-1.2, dtype=d64)),
+                (X * 400, y, w, torch.tensor(0.0, dtype=d64))]
     if exercise == "ch2.softmax_regression_grad":
         X = torch.randn(8, 4, generator=g, dtype=d64)
         y = torch.randint(0, 3, (8,), generator=g)

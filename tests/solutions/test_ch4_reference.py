@@ -319,12 +319,14 @@ def _sample_inputs() -> dict[str, list]:
     y6 = torch.tensor([0, 3, 1, 2, 3, 0])
     return {
         "linear_forward": [fixed(r(4, 3), r(3, 5), r(5))],
-        "linear_backward": [fixed(r(4, 5), r(4, 3), r(3, 5))],
+        # leading dims: the contract's (..., D)
+        "linear_backward": [fixed(r(4, 5), r(4, 3), r(3, 5)), fixed(r(2, 4, 5), r(2, 4, 3), r(3, 5))],
         "relu_backward": [fixed(r(6), x_zeros)],
         "sigmoid_backward": [fixed(r(2, 5), r(2, 5, scale=3))],
         "tanh_backward": [fixed(r(2, 5), r(2, 5, scale=2))],
         "softmax_cross_entropy": [fixed(r(6, 4), y6), fixed(r(6, 4, scale=1000), y6)],
-        "mlp_loss_and_grads": [fixed(params(), r(6, 3), y6)],
+        # scores near 1e3: exp overflows and softmax underflows, yet the loss is finite
+        "mlp_loss_and_grads": [fixed(params(), r(6, 3), y6), fixed({k: v * 12 for k, v in params().items()}, r(6, 3, scale=12), y6)],
         "numerical_gradient": [fixed(cube, r(2, 3), h=1e-3)],
         "sgd_step": [fixed(r(4), r(4), 0.1)],
         "sgd_momentum_step": [

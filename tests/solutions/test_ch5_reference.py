@@ -210,7 +210,9 @@ def test_digits_train_predict_accuracy_and_determinism(one_thread):
     first = ref.digits_train_predict(X_tr, y_tr, X_te, seed=3)
     assert torch.equal(first, ref.digits_train_predict(X_tr, y_tr, X_te, seed=3))
     ref_accuracy = (first == y_te).double().mean().item()
-    for case in (c for c in CASES if c.exercise == "ch5.digits_train_predict"):
+    # a cheat that looks the images up in the public data wins here, on public data: only
+    # the grader's private transformation exposes it (tests/grader/test_mutants.py)
+    for case in (c for c in CASES if c.exercise == "ch5.digits_train_predict" and c.at_most is None):
         pred = _as_student(case)(X_tr, y_tr, X_te, 3)
         good = pred.dtype == torch.int64 and (pred == y_te).double().mean().item() >= ref_accuracy - 0.05
         assert good == case.correct, case.slug

@@ -442,6 +442,8 @@ def _inputs() -> dict[str, list[tuple]]:
             (_r(2, 5, 7, seed=29), targets),
             (_r(2, 5, 7, seed=30, scale=1000.0), targets),
             (_r(2, 5, 7, seed=31, dtype=torch.float32), targets.clamp(min=0)),
+            # one target far below its row's maximum: its softmax underflows, its log-probability does not
+            (_r(2, 5, 7, seed=33) + _far_target(targets), targets),
         ],
         "kv_cache_attend": [
             (
@@ -495,6 +497,16 @@ def _outcome(func, args) -> object:
         return func(*args)
     except Exception as exc:  # a crashing mutant differs from the reference
         return exc
+
+
+def _far_target(targets: torch.Tensor) -> torch.Tensor:
+    """+750 on every logit but the target of the first position: that target's probability
+    underflows to 0 in float64 while the mean cross-entropy (about 750 / T) stays finite."""
+    shift = torch.zeros(*targets.shape, 7, dtype=torch.float64)
+    first = int(targets[0, 0].clamp(min=0))
+    shift[0, 0] = 750.0
+    shift[0, 0, first] = 0.0
+    return shift
 
 
 CH9_CASES = [c for c in CASES if c.exercise.startswith("ch9.")]
