@@ -166,29 +166,30 @@ def secret_folders() -> list[Path]:
 
 def runtime_folders() -> list[Path]:
     """The Python runtime and the installed packages the worker imports (read-only).
-    A checkout is not among them: only its `grader` package is shown."""
+    A checkout is not among them: only its `grader` package is shown. Never a folder that
+    holds the scratch (/tmp), nor the folder the grader merely started from (sys.path[0]
+    is the working directory under `-m`, a script's folder otherwise)."""
     root = grader_root()
+    started_in = {Path.cwd().resolve()}
+    if sys.path and sys.path[0]:
+        started_in.add(Path(sys.path[0]).resolve())
+    runtime = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    scratch = Path(tempfile.gettempdir()).resolve()
     wanted = [Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).parent]
     for entry in sys.path:
         if entry and os.path.isdir(entry):
-            wanted.append(Path(entry))
+            real = Path(entry).resolve()
+            if real in started_in and real not in runtime:
+                continue
+            if real == Path("/") or real == scratch or real in scratch.parents or real == Path("/tmp"):
+                continue
+            wanted.append(real)
     if is_checkout(root):
         wanted = [p for p in wanted if p.resolve() != root]
         wanted.append(root / "grader")
-    # never a folder that holds the scratch (/tmp) or is merely where a script or the
-    # grader was started from: sys.path[0] of `python script.py` is the script's folder
-    skipped = {Path.cwd().resolve()}
-    if sys.argv and sys.argv[0] not in ("", "-c", "-m") and os.path.isfile(sys.argv[0]):
-        skipped.add(Path(sys.argv[0]).resolve().parent)
-    scratch = Path(tempfile.gettempdir()).resolve()
-    runtime = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
     out: list[Path] = []
     for p in wanted:
         real = p.resolve()
-        if real == Path("/") or real == scratch or real in scratch.parents or Path("/tmp") == real:
-            continue
-        if real in skipped and real not in runtime:
-            continue
         if not any(real == o or o in real.parents for o in out):
             out = [o for o in out if real not in o.parents] + [real]
     return out
