@@ -362,7 +362,7 @@ def worker_uid(grader_pid: int) -> int:
 def kill_uid(uid: int) -> None:
     """SIGKILL every process of `uid` (a `user` worker's own uid): kill(-1) run as that uid
     reaches exactly its processes, one in a session of its own included. Needs root."""
-    if os.geteuid() != 0 or uid < USER_UID_BASE:
+    if os.geteuid() != 0 or uid < USER_UID_BASE or not _has_processes(uid):
         return
     try:
         subprocess.run([sys.executable, "-S", "-c", "import os; os.kill(-1, 9)"], user=uid, group=uid,
@@ -370,6 +370,21 @@ def kill_uid(uid: int) -> None:
                        stderr=subprocess.DEVNULL, cwd="/", timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         pass
+
+
+def _has_processes(uid: int) -> bool:
+    """Whether any process runs as `uid` (Linux /proc; elsewhere assume so)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def _plan_user(submission: Path) -> Launch:
