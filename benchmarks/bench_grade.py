@@ -24,19 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tree(pid: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [pid], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+    from grader.batch import descendants
+
+    return [pid, *descendants(pid)]
 
 
 def _rss_kib(pid: int) -> int:

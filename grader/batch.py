@@ -188,7 +188,7 @@ def extract_zip(archive: Path, dest: Path, max_bytes: int = MAX_ZIP_BYTES, max_f
 
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every descendant of `pid` (Linux /proc; elsewhere only the process group is killed)."""
     parents: dict[int, list[int]] = {}
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
@@ -347,7 +347,7 @@ def _kill_tree(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGSTOP)  # no new worker while we look
         except (ProcessLookupError, PermissionError):
             pass
-        for child in _children(proc.pid):
+        for child in descendants(proc.pid):
             try:
                 os.killpg(os.getpgid(child), signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

@@ -263,7 +263,7 @@ def test_the_actions_matrix_runs_the_same_shard_scripts():
 
 
 def _descendants(pid: int) -> set[int]:
-    return set(batch._children(pid))
+    return set(batch.descendants(pid))
 
 
 def _alive(pid: int) -> bool:
