@@ -16,12 +16,12 @@ checks, without `solutions/`, `tests/` or any hidden check.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import dlcourse_cli
 import exercises as exercises_pkg
 import grader
 
@@ -143,6 +143,15 @@ def _folder(package) -> Path:
     return Path(next(iter(package.__path__)))
 
 
+def _package_folder(name: str) -> Path:
+    """The folder of package `name`, found without importing it: the release copies the
+    CLI's files, and the engine never imports the CLI."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ReleaseError(f"the package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def _copy_tree(src: Path, dest: Path, left_out: set[str]) -> None:
     shutil.copytree(src, dest, ignore=lambda d, names: [n for n in names if n in left_out or n == "__pycache__" or n.endswith(".pyc")])
 
@@ -163,7 +172,7 @@ def build(outdir: Path, chapters: list[str] | None = None) -> Summary:
     outdir.mkdir(parents=True, exist_ok=True)
     grader_src = _folder(grader)
     _copy_tree(grader_src, outdir / "grader", GRADER_LEFT_OUT)
-    _copy_tree(_folder(dlcourse_cli), outdir / "dlcourse_cli", CLI_LEFT_OUT)
+    _copy_tree(_package_folder("dlcourse_cli"), outdir / "dlcourse_cli", CLI_LEFT_OUT)
     _copy_tree(_folder(exercises_pkg), outdir / "exercises", set())
 
     checks_out = outdir / "grader" / "checks"
