@@ -192,7 +192,8 @@ class Collector:
                 flags.extend(f for f in exc.flags if f not in flags)
             status, message = self.explain(exc, visibility)
             earned = points * exc.fraction if isinstance(exc, PartialCredit) else 0.0
-            result = CheckResult(name, round(earned, 4), points, status, visibility, message, call.duration)
+            mistake = exc.key if isinstance(exc, CheckFailure) and exc.key.startswith("mistake.") else ""
+            result = CheckResult(name, round(earned, 4), points, status, visibility, message, call.duration, mistake)
         self.results.setdefault(exercise, []).append(result)
         return report
 

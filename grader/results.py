@@ -28,6 +28,10 @@ class CheckResult:
     """What went wrong, for the student; empty when passed."""
     duration: float = 0.0
     """Seconds spent on this check."""
+    mistake: str = ""
+    """The catalogue key of the mistake the check recognised (`mistake.ch4.linear_backward.db_mean`,
+    `mistake.transposed`, ...); empty when it passed or named no mistake. Instructors count
+    these across a class (`grade-batch` writes `mistakes.csv`)."""
 
 
 @dataclass
@@ -61,6 +65,11 @@ class ExerciseResult:
                 return status
         # only passed and not-started checks: started but incomplete
         return "failed" if "passed" in statuses else "not_started"
+
+    @property
+    def mistakes(self) -> list[str]:
+        """The distinct mistakes this exercise's checks recognised, in check order."""
+        return list(dict.fromkeys(c.mistake for c in self.checks if c.mistake))
 
     @property
     def reason(self) -> str:
@@ -121,6 +130,7 @@ class Report:
                     "status": e.status,
                     "hidden_not_run": e.hidden_not_run,
                     "integrity": e.integrity,
+                    "mistakes": e.mistakes,
                     "checks": [asdict(c) | {"duration": round(c.duration, 4)} for c in e.checks],
                 }
                 for e in self.exercises
