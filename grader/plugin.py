@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from grader import messages, probes, replay, sanitize
+from grader import calls, messages, probes, replay, sanitize
 from grader.checks import HIDDEN
 from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import chapter as chapter_of
@@ -152,6 +152,10 @@ class Collector:
     def pytest_collectreport(self, report) -> None:
         if report.failed:
             self.problems.append(str(report.longrepr)[-3000:])
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        calls.start()  # each check speaks only of its own calls
 
     # --- fixtures --------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import sanitize, wire
+from grader import calls, sanitize, wire
 from grader.messages import text
 from grader.curriculum import Chapter, Exercise
 from grader.curriculum import chapter as chapter_of
@@ -349,6 +349,7 @@ class StudentProxy:
         key = self._exercise.id
         if key in self._poisoned:
             raise self._poisoned[key]
+        call = calls.record(calls.Call(key, func, args, dict(kwargs)))
         # a function of another exercise of the same chapter is banned/limited like this one
         request = {
             "op": "call",
@@ -384,6 +385,7 @@ class StudentProxy:
             # a function given no tensor (kfold_indices(n, k), a schedule) has no device to follow
             if wrong and _has_tensor((args, kwargs)):
                 raise WrongDevice(got=sanitize.name(", ".join(sorted(wrong)), 200), device=expected_device)
+            call.output = value
             return value
         if status == "integrity":
             flags = [sanitize.name(re.sub(r"[^a-z_]", "", str(f)), 40) for f in (reply.get("flags") or [])][:8] or ["unknown"]
