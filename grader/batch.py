@@ -13,7 +13,9 @@ interrupted batch resumes where it stopped: submissions already in the gradebook
 skipped, a torn last row is graded again, and `retry_errors` grades `error` and `timeout`
 rows again. When the batch completes, the gradebook is rewritten sorted by submission.
 Each graded submission's full report (`<submission>.json` and the Markdown feedback
-`<submission>.md`) is kept in `<gradebook stem>-reports/`.
+`<submission>.md`) is kept in `<gradebook stem>-reports/`; from those of every `ok` row, a
+completed batch rebuilds what the class got wrong (`grader.class_mistakes`:
+`<gradebook stem>-mistakes.csv` and `.md`; for a shard, `gradebook merge` does).
 
     outcome = grade_batch(Path("submissions"), Path("gradebook.csv"), resolve_targets(["ch4"]), ["ch4"], jobs=4)
 
@@ -41,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from grader import gradebook
+from grader import class_mistakes, gradebook
 from grader.curriculum import Exercise
 from grader.gradebook import RETRIED, Row, Status
 from grader.messages import text
@@ -95,6 +97,10 @@ class Outcome:
     """Submissions graded that the roster does not name."""
     without_submission: list[str] = field(default_factory=list)
     """Roster entries with no submission in the folder (this shard's share unknown: all)."""
+    mistakes: tuple[Path, Path] | None = None
+    """The class table rebuilt from every graded row when the batch completed
+    (`<stem>-mistakes.csv` and `.md`, see `grader.class_mistakes`); None for a shard,
+    whose table `gradebook merge` writes for the whole class."""
 
 
 def parse_shard(value: str) -> tuple[int, int]:
@@ -477,6 +483,9 @@ def grade_batch(
     final = gradebook.read(out)
     if final is not None:
         gradebook.write(out, cols, sorted(final.rows, key=lambda r: r["submission"]), bom=final.bom)
+        if shard is None:  # a shard's share is not the class: `gradebook merge` counts the whole
+            # from every ok row and its kept report, not only this call's: right after a resume
+            outcome.mistakes = class_mistakes.write(out, bom=final.bom)
     order = {e.name: i for i, e in enumerate(todo)}
     outcome.rows.sort(key=lambda r: order[r.submission])
     return outcome

@@ -1,5 +1,6 @@
 """`dlcourse grade-batch DIR --out gradebook.csv`: grade every submission in DIR (folders
-or .zip files) in parallel, one CSV row per student, then a summary table. The work is
+or .zip files) in parallel, one CSV row per student, then a summary table; beside the
+gradebook, what the class got wrong (`<stem>-mistakes.csv` and `.md`). The work is
 `grader.batch`'s; this module parses options and renders.
 
 Exit codes: 0 the batch ran (whatever the scores; the status column says which
@@ -143,6 +144,11 @@ def _render(outcome, out: Path, duration: float) -> None:
         con.print(escape(text("batch.without_submission", names=name(", ".join(outcome.without_submission), 2000))))
     counts = {s.value: sum(r.status is s for r in outcome.rows) for s in Status}
     con.print(text("batch.done", count=len(outcome.rows), duration=duration, out=out, **counts))
+    if outcome.mistakes:
+        csv_path, md_path = outcome.mistakes
+        con.print(text("batch.mistakes_written", md=md_path, csv=csv_path), markup=False, highlight=False)
+    else:  # a shard: its share is not the class
+        con.print(text("batch.mistakes_on_merge"), markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

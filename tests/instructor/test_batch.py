@@ -244,6 +244,10 @@ def test_a_relative_folder_of_misplaced_submissions_is_graded_and_the_shard_reci
     assert len(shard_rows) == 2 and all(shard_rows)  # both shards hold submissions
     assert sorted((tmp_path / "sharded" / "grades-reports").iterdir()) == sorted(
         tmp_path / "sharded" / "grades-reports" / p.name for p in (tmp_path / "one" / "grades-reports").iterdir())
+    # the class's mistakes: counted by the merge over every shard, as by the one batch
+    assert list((tmp_path / "sharded" / "shards").glob("*mistakes*")) == []
+    for f in ("grades-mistakes.csv", "grades-mistakes.md"):
+        assert (tmp_path / "sharded" / f).read_text(encoding="utf-8") == (tmp_path / "one" / f).read_text(encoding="utf-8")
 
 
 def test_the_actions_matrix_runs_the_same_shard_scripts():
