@@ -9,8 +9,12 @@ exercise's known mistakes up on the inputs of the call whose answer was wrong.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 _UNSET = object()
 
@@ -27,6 +31,9 @@ class Call:
     kwargs: dict
     output: object = field(default=_UNSET, repr=False)
     """What the call returned; unset while it runs, or when it raised."""
+    printed: str = field(default="", repr=False)
+    """What the student's code printed during the call (sanitised and bounded by
+    `grader.student`; shown on public checks only)."""
 
     @property
     def returned(self) -> bool:
@@ -60,10 +67,59 @@ def last(func: str | None = None) -> Call | None:
     return None
 
 
+def made_here(call: Call | None) -> bool:
+    """Whether `call` was made by the current check (not remembered from an earlier one)."""
+    return call is not None and any(c is call for c in _calls.get() or [])
+
+
 def returning(value: object) -> Call | None:
     """The most recent call whose output is `value` itself (by identity), or None: the
     call whose answer a comparison is judging."""
     for call in reversed(_calls.get() or []):
         if call.returned and call.output is value:
             return call
+    return None
+
+
+def arguments(call: Call) -> list[tuple[str | None, object]]:
+    """The call's arguments as (parameter name, value), positional ones named after the
+    stub's signature (`[("x", x), ("W", W), ("b", b)]`); None where no name is known."""
+    names, variadic = parameters(call.exercise, call.func) or ((), False)
+    out: list[tuple[str | None, object]] = []
+    for i, value in enumerate(call.args):
+        out.append((names[i] if i < len(names) else None, value))
+    if len(call.args) > len(names) and not variadic:  # not the stub's signature: no names
+        out = [(None, value) for value in call.args]
+    return out + [(str(k), v) for k, v in call.kwargs.items()]
+
+
+STUB_LIMIT = 1 << 20
+
+
+@lru_cache(maxsize=256)
+def parameters(exercise: str, func: str) -> tuple[tuple[str, ...], bool] | None:
+    """The positional parameter names of `func` as the stubs of `exercise`'s chapter
+    declare it (`exercises/<module>.py`, shipped in every edition, read with `ast`, never
+    imported), and whether it takes *args; None when no stub defines it."""
+    from grader.curriculum import chapter, find
+
+    try:
+        modules = chapter(find(exercise).chapter).modules
+        spec = importlib.util.find_spec("exercises")
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    except (KeyError, ImportError, ValueError):
+        return None
+    for module in modules:
+        for folder in folders[:1]:
+            path = Path(folder) / f"{module}.py"
+            try:
+                if path.stat().st_size > STUB_LIMIT:
+                    continue
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == func:
+                    args = node.args
+                    return tuple(a.arg for a in args.posonlyargs + args.args), args.vararg is not None
     return None

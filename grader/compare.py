@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from grader import diagnose
+from grader import diagnose, known
 from grader.precision import _map, close, tolerance
 
 class CheckFailure(AssertionError):
@@ -103,10 +103,31 @@ def expect_close(
 
     Structure, shapes and dtypes of every leaf are checked before any value, so a
     transposed gradient is reported as such rather than through its effect on others.
+
+    A wrong answer is named, in this order, after a mistake of `mistakes`/`named` it
+    matches, a mistake registered for the exercise function that returned `got`
+    (`solutions/mistakes/`, looked up by `grader.known`), or the pattern `grader.diagnose`
+    sees. With a tuple of names, an answer whose structure, shapes and dtypes are right
+    but only some of whose items are wrong earns the right items' share of the points
+    (`PartialCredit`).
     """
     if named:
         mistakes = _with_named(mistakes, list(named))
+    elif callable(mistakes):
+        mistakes = _once(mistakes)
     ctx = _Context(inputs, mistakes, rtol, atol, batch)
+    if known.recording():
+        known.record(got)  # a release replays the mistakes' outputs: record them for every answer
+    try:
+        _compare(got, expected, name, ctx)
+    except CheckFailure as failure:
+        renamed = _recognised(failure, got, ctx)
+        if renamed is failure:
+            raise
+        raise renamed from None
+
+
+def _compare(got: object, expected: object, name: str | tuple[str, ...], ctx: _Context) -> None:
     if isinstance(name, tuple):
         if not isinstance(expected, tuple):
             raise TypeError("a tuple of names needs a tuple output")
@@ -120,9 +141,46 @@ def expect_close(
     for leaf in leaves:
         _structure(*leaf, ctx)
     wrong = [leaf for leaf in leaves if not _value_ok(*leaf, ctx)]
-    if wrong:
-        others = [path for _, _, path, _ in wrong[1:]]
-        _value_failure(*wrong[0], ctx, others)
+    if not wrong:
+        return
+    others = [path for _, _, path, _ in wrong[1:]]
+    if isinstance(name, tuple):
+        right = len(name) - len({where[0] for _, _, _, where in wrong})
+        if right > 0:
+            try:
+                _value_failure(*wrong[0], ctx, others)
+            except CheckFailure as failure:
+                raise PartialCredit(right / len(name), failure.key, failure.params, failure.reveal) from None
+    _value_failure(*wrong[0], ctx, others)
+
+
+def _recognised(failure: CheckFailure, got: object, ctx: _Context) -> CheckFailure:
+    """`failure`, or the same failure (same points, same reveal) named after the
+    registered mistake `got` matches; a mistake the check named itself comes first."""
+    if failure.key in _keys(ctx.mistakes):
+        return failure
+    key = known.recognise(got, ctx.rtol, ctx.atol)
+    if key is None or key == failure.key:
+        return failure
+    if isinstance(failure, PartialCredit):
+        return PartialCredit(failure.fraction, key, failure.params, failure.reveal)
+    return CheckFailure(key, failure.params, failure.reveal)
+
+
+def _keys(mistakes: dict | Callable | None) -> set[str]:
+    return set((mistakes() if callable(mistakes) else mistakes) or {})
+
+
+def _once(make: Callable[[], dict]) -> Callable[[], dict]:
+    """`make`, called at most once (the table of a failure is needed twice)."""
+    cache: list[dict] = []
+
+    def table() -> dict:
+        if not cache:
+            cache.append(make())
+        return cache[0]
+
+    return table
 
 
 STABILITY_DTYPES = (torch.float64, torch.float32)
@@ -162,9 +220,12 @@ def expect_stable(
             expect_close(got, truth_, name=name, inputs=cast if public else None, **(options | extra))
         except CheckFailure as failure:
             cause = _nonfinite_cause(got, truth_, causes)
-            if cause is None or type(failure) is not CheckFailure:
+            if cause is None or type(failure) not in (CheckFailure, PartialCredit):
                 raise
-            raise CheckFailure(cause, failure.params | {"dtype": str(dtype).replace("torch.", "")}, failure.reveal) from None
+            params = failure.params | {"dtype": str(dtype).replace("torch.", "")}
+            if isinstance(failure, PartialCredit):
+                raise PartialCredit(failure.fraction, cause, params, failure.reveal) from None
+            raise CheckFailure(cause, params, failure.reveal) from None
 
 
 def _nonfinite_cause(got: object, expected: object, causes: dict | None = None) -> str | None:
@@ -287,7 +348,7 @@ def _with_named(mistakes, named: list) -> Callable[[], dict]:
             table.setdefault(key, []).append(known)
         return table
 
-    return merged
+    return _once(merged)
 
 
 def _leaf(mistakes: dict | Callable | None, where: tuple) -> dict[str, list[tuple[object, dict]]]:
@@ -318,7 +379,8 @@ def _reveal(ctx: _Context) -> dict:
 
 
 def _values(got: torch.Tensor, expected: torch.Tensor, index: tuple | None = None) -> dict:
-    out = {"expected": diagnose.show(expected), "got": diagnose.show(got)}
+    shown_expected, shown_got = diagnose.show_pair(expected, got)
+    out = {"expected": shown_expected, "got": shown_got}
     if index is not None and index != () and got.shape == expected.shape:
-        out["at"] = f"{index}: expected {expected[index].item():.6g}, got {got[index].item():.6g}"
+        out["at"] = diagnose.show_at(index, expected[index].item(), got[index].item())
     return out

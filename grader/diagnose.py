@@ -28,27 +28,82 @@ def type_name(value: object) -> str:
     return text("type.other", name=type(value).__name__)
 
 
-def show(value: object, limit: int = 1200) -> str:
-    """A short, readable rendering of inputs or values for public feedback."""
+def show(value: object, limit: int = 1200, precision: int = 4) -> str:
+    """A short, readable rendering of inputs or values for public feedback (`precision`
+    digits after the point for tensors)."""
     if isinstance(value, dict):
         parts = []
         for k, v in value.items():
-            shown = show(v, limit // max(1, len(value)))
+            shown = show(v, limit // max(1, len(value)), precision)
             if isinstance(v, dict):
                 shown = "{\n" + "\n".join("    " + line for line in shown.splitlines()) + "\n}"
             parts.append(f"{k} = {shown}")
         text = "\n".join(parts)
     elif isinstance(value, torch.Tensor):
-        with _printoptions():
+        with _printoptions(precision):
             text = repr(value) if value.numel() <= 64 else f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}"
     else:
-        text = repr(value)
+        from grader.wire import Probe
+
+        text = f"<function {value.name}>" if isinstance(value, Probe) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+MAX_DIGITS = 10
+"""The most digits `show_pair` and `show_at` print to tell two values apart."""
+
+
+def show_pair(expected: object, got: object, limit: int = 1200) -> tuple[str, str]:
+    """`show(expected)` and `show(got)`, with more digits when the values differ but
+    would look the same (-1.5974 and -1.5974): the evidence must show the difference."""
+    shown = show(expected, limit), show(got, limit)
+    if not isinstance(expected, torch.Tensor) or not isinstance(got, torch.Tensor) or shown[0] != shown[1]:
+        return shown
+    for digits in range(5, MAX_DIGITS + 1):
+        shown = show(expected, limit, precision=digits), show(got, limit, precision=digits)
+        if shown[0] != shown[1]:
+            break
+    return shown
+
+
+def show_at(index: tuple, expected: float, got: float) -> tuple[str, str, str]:
+    """One entry of each as (index, expected, got) texts for the catalogue's `detail.at_entry`,
+    with enough significant digits (6 to MAX_DIGITS) that two different values read
+    differently: ("(0, 1)", "-1.5974812", "-1.5974810")."""
+    e, g = f"{expected:.6g}", f"{got:.6g}"
+    if e == g:
+        for digits in range(7, MAX_DIGITS + 1):
+            e2, g2 = format(expected, f"#.{digits}g"), format(got, f"#.{digits}g")  # trailing zeros kept
+            if e2 != g2:
+                e, g = e2, g2
+                break
+    return str(index), e, g
+
+
+def show_call(func: str, arguments: list[tuple[str | None, object]], limit: int = 1500) -> str:
+    """A call as the student would write it, `linear_forward(x=tensor(...), W=..., b=...)`,
+    values rendered by `show`; one argument a line when it does not fit on one."""
+    share = max(80, limit // max(1, len(arguments)))
+    parts = [(f"{name}=" if name else "") + show(value, share) for name, value in arguments]
+    one_line = f"{func}({', '.join(parts)})"
+    if "\n" not in one_line and len(one_line) <= 100:
+        return one_line
+    lines = [f"{func}("]
+    for (name, _), part in zip(arguments, parts):
+        pad = " " * (4 + (len(name) + 1 if name else 0))
+        first, *rest = part.splitlines() or [""]
+        lines += [f"    {first}", *(pad + line if line.strip() else "" for line in rest)]
+        lines[-1] += ","
+    text = "\n".join(lines + [")"])
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _printoptions:
+    def __init__(self, precision: int = 4) -> None:
+        self.precision = precision
+
     def __enter__(self) -> None:
-        torch.set_printoptions(precision=4, sci_mode=None)
+        torch.set_printoptions(precision=self.precision, sci_mode=None)
 
     def __exit__(self, *exc: object) -> None:
         torch.set_printoptions(profile="default")

@@ -8,17 +8,16 @@ with a message from the catalogue.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
-from grader import calls, messages, probes, replay, sanitize
+from grader import calls, messages, replay, sanitize
 from grader.checks import HIDDEN
 from grader.compare import CheckFailure, PartialCredit
-from grader.curriculum import chapter as chapter_of
 from grader.curriculum import find
+from grader.reference import Reference, ReplayReference, serving
 from grader.results import CheckResult
 from grader.student import (
     Banned,
@@ -58,49 +57,6 @@ def _grading_settings(test, hidden: bool) -> None:
     if examples in (profiles.PUBLIC_EXAMPLES, settings.get_profile("default").max_examples):
         examples = profiles.HIDDEN_EXAMPLES if hidden else profiles.PUBLIC_EXAMPLES
     test._hypothesis_internal_use_settings = settings(current, max_examples=examples, **profiles.GRADING)
-
-
-class Reference:
-    """The reference functions of one exercise's chapter, called in the grader process.
-
-    With a `recorder` (building a student release), every call's inputs and output are
-    recorded, see `grader.replay`."""
-
-    def __init__(self, exercise_id: str, recorder: replay.Recorder | None = None):
-        self._chapter = chapter_of(find(exercise_id).chapter)
-        self._modules = [importlib.import_module(f"solutions.{m}") for m in self._chapter.modules]
-        # the reference side of known mistakes and check-side truths (`solutions/mistakes/`):
-        # reached through `ref` like the references, so a release ships their outputs only
-        for m in self._chapter.modules:
-            if importlib.util.find_spec(f"solutions.mistakes.{m}") is not None:
-                self._modules.append(importlib.import_module(f"solutions.mistakes.{m}"))
-        self._recorder = recorder
-
-    def __getattr__(self, name: str):
-        for module in self._modules:
-            func = getattr(module, name, None)
-            if callable(func):
-                return lambda *args, **kwargs: self._call(name, func, args, kwargs)
-        raise AttributeError(name)
-
-    def _call(self, name, func, args, kwargs):
-        out = func(*probes.resolve(args), **probes.resolve(kwargs))
-        if self._recorder is not None:
-            self._recorder.record(self._chapter.id, name, args, kwargs, out)
-        return out
-
-
-class ReplayReference:
-    """The `ref` fixture of a student release: outputs recorded at release time, looked
-    up by a hash of the inputs (`grader.replay`); no reference code is shipped."""
-
-    def __init__(self, exercise_id: str):
-        self._chapter = find(exercise_id).chapter
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args, **kwargs: replay.lookup(self._chapter, name, args, kwargs)
 
 
 @dataclass(eq=False)
@@ -164,12 +120,16 @@ class Collector:
         exercise = find(request.node.get_closest_marker(MARKER).kwargs["exercise"])
         return StudentProxy(self.worker, exercise, self.poisoned)
 
-    @pytest.fixture
-    def ref(self, request: pytest.FixtureRequest) -> Reference | ReplayReference:
-        exercise_id = request.node.get_closest_marker(MARKER).kwargs["exercise"]
-        if self.recorder is None and replay.active():
-            return ReplayReference(exercise_id)
-        return Reference(exercise_id, self.recorder)
+    @pytest.fixture(autouse=True)
+    def ref(self, request: pytest.FixtureRequest) -> Iterator[Reference | ReplayReference]:
+        # autouse: the current reference also answers for known mistakes (`grader.known`),
+        # and records them when building a release, in checks that never name `ref`
+        mark = request.node.get_closest_marker(MARKER)
+        if mark is None:
+            yield None
+            return
+        with serving(mark.kwargs["exercise"], self.recorder) as reference:
+            yield reference
 
     @pytest.fixture
     def device(self) -> str:
@@ -211,11 +171,18 @@ class Collector:
         if isinstance(exc, CheckFailure):
             lines = [t(exc.key, **exc.params)]
             if public:
+                # the call whose answer was judged, as the student would write it; the
+                # check's own `inputs` only when it made no call
+                call = getattr(exc, "call", None) or calls.last()
                 if "also" in exc.reveal:
                     lines.append(t("detail.also", value=exc.reveal["also"]))
+                if call is not None:
+                    lines.append(t("detail.call", value=_call_text(call)))
                 for label in ("at", "inputs", "expected", "got"):
-                    if label in exc.reveal:
-                        lines.append(t(f"detail.{label}", value=exc.reveal[label]))
+                    if label in exc.reveal and not (label == "inputs" and call is not None):
+                        lines.append(_detail(t, label, exc.reveal[label]))
+                if call is not None and call.printed:
+                    lines.append(t("detail.output", value=sanitize.clean(call.printed.rstrip(), 1500)))
             else:
                 lines.append(t("detail.hidden"))
             return "failed", "\n".join(lines)
@@ -235,8 +202,12 @@ class Collector:
             trace = exc.params.get("trace")
             if trace and exc.status in ("error",):
                 lines.append(t("detail.trace", value=trace))
-            if exc.status != "not_started" and getattr(exc, "__notes__", None):
-                lines.append(t("detail.example", value=_example(exc.__notes__)))
+            # the call that failed, as the student's code received it; never Hypothesis'
+            # note (the check's name, its generator's arguments, a shrunk input)
+            call = getattr(exc, "call", None)
+            if call is not None and _shows_call(exc):
+                key = "detail.call" if calls.made_here(call) else "detail.call_before"
+                lines.append(t(key, value=_call_text(call)))
             if exc.params.get("output"):
                 lines.append(t("detail.output", value=sanitize.clean(exc.params["output"], 1500)))
             return status, "\n".join(lines)
@@ -255,8 +226,27 @@ def _first(exc: BaseException | None) -> BaseException | None:
     return exc
 
 
-def _example(notes: list[str]) -> str:
-    """Hypothesis' "Falsifying example" note without the fixtures' own lines."""
-    text = "\n".join(n for n in notes if not n.startswith("You can reproduce"))
-    lines = [line for line in text.splitlines() if "=<grader." not in line]
-    return sanitize.clean("\n".join(lines).strip(), 1500)
+def _detail(t, label: str, value: object) -> str:
+    """One line of evidence; "where" with (index, expected, got) is worded by the catalogue."""
+    if label == "at" and isinstance(value, tuple) and len(value) == 3:
+        index, expected, got = value
+        return t("detail.at_entry", index=index, expected=expected, got=got)
+    return t(f"detail.{label}", value=value)
+
+
+def _shows_call(exc: StudentError) -> bool:
+    """Whether the input may be the cause (an exception, a crash, a timeout, a bad
+    answer), so the message shows the call that failed; not for a missing function, an
+    import error, a banned call or code not started, which every input meets alike."""
+    from grader.student import BadValue, Exited
+
+    return isinstance(exc, (Raised, Exited, Crashed, TimedOut, BadValue, WrongDevice, MutatedInput))
+
+
+def _call_text(call: calls.Call) -> str:
+    """The student's call (`linear_forward(x=tensor(...), W=..., b=...)`), parameters
+    named after the stub, values bounded by `diagnose.show`, indented under its label."""
+    from grader import diagnose
+
+    text = sanitize.clean(diagnose.show_call(call.func, calls.arguments(call)), 1500)
+    return "\n".join("    " + line if line.strip() else "" for line in text.splitlines())

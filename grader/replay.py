@@ -13,8 +13,13 @@ reports the failing example it found first.
     runner.run(exercises, path=solutions_dir, recorder=recorder)
     recorder.save(release / "grader" / "recorded")
 
-What this leaves out: only `ref.*` calls are recorded; truths a check computes with
-torch itself are computed in the release as usual.
+The outputs of the known mistakes (`solutions/mistakes/`, see `grader.known`) are
+recorded the same way, eagerly: for each student call a check compares, the table
+{catalogue key: output} of its exercise function's mistakes, under `mistakes:<function>`
+(`recorded` answers None, not a discarded example, for inputs that were not recorded).
+
+What this leaves out: only `ref.*` calls and known mistakes are recorded; truths a check
+computes with torch itself are computed in the release as usual.
 """
 
 from __future__ import annotations
@@ -153,6 +158,17 @@ def lookup(chapter: str, function: str, args: tuple, kwargs: dict) -> object:
         found = _MISSING
     assume(found is not _MISSING)
     return _copy(found)
+
+
+def recorded(chapter: str, function: str, args: tuple, kwargs: dict) -> object | None:
+    """The recorded output (a fresh copy), or None when there is none: for what is only
+    known when it was recorded (the outputs of known mistakes), where a miss means "no
+    known output", never a discarded example."""
+    try:
+        found = _outputs().get(key(chapter, function, args, kwargs), _MISSING)
+    except ReplayError:
+        return None
+    return None if found is _MISSING else _copy(found)
 
 
 _MISSING = object()

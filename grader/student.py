@@ -152,6 +152,15 @@ def _output(reply: dict) -> str:
     return sanitize.clean(reply.get("output", ""), 4000)
 
 
+def again(error: StudentError) -> StudentError:
+    """A fresh copy of a remembered error (its message and the call that caused it,
+    `error.call`), without the notes, traceback or cause the original has collected."""
+    fresh = type(error).__new__(type(error))
+    fresh.args = error.args
+    fresh.__dict__.update({k: v for k, v in error.__dict__.items() if k != "__notes__"})
+    return fresh
+
+
 # --- the worker process -----------------------------------------------------------------
 
 
@@ -326,8 +335,9 @@ class StudentProxy:
     """Calls the student's functions of one exercise's chapter in the worker.
 
     A timeout, crash or import failure is remembered for the rest of the run: later calls
-    of the same exercise fail at once with the same error, so Hypothesis' shrinking and
-    the exercise's other checks do not wait out the time limit again.
+    of the same exercise fail at once with a copy of the same error, so Hypothesis'
+    shrinking and the exercise's other checks do not wait out the time limit again. Every
+    error raised here carries the call that caused it (`error.call`, a `calls.Call`).
     """
 
     def __init__(self, worker: Worker, exercise: Exercise, poisoned: dict[str, StudentError]):
@@ -348,8 +358,21 @@ class StudentProxy:
     def _call(self, func: str, args: tuple, kwargs: dict) -> object:
         key = self._exercise.id
         if key in self._poisoned:
-            raise self._poisoned[key]
+            # a fresh exception each time: Hypothesis writes each check's example onto the
+            # exception it reports, and one shared object would carry them to the next check
+            raise again(self._poisoned[key])
         call = calls.record(calls.Call(key, func, args, dict(kwargs)))
+        try:
+            return self._send(call)
+        except StudentError as exc:
+            if getattr(exc, "call", None) is None:
+                exc.call = call  # the input that failed, not a shrunk one that would not
+            if self._poisoned.get(key) is exc:
+                self._poisoned[key] = again(exc)  # kept clean of the notes `exc` will get
+            raise
+
+    def _send(self, call: calls.Call) -> object:
+        key, func, args, kwargs = self._exercise.id, call.func, call.args, call.kwargs
         # a function of another exercise of the same chapter is banned/limited like this one
         request = {
             "op": "call",
@@ -378,6 +401,7 @@ class StudentProxy:
             self._poisoned[key] = exc
             raise
         status = reply["status"]
+        call.printed = _output(reply)
         if status == "ok":
             value = reply.get("value")
             expected_device = self._worker.device
@@ -410,10 +434,10 @@ class StudentProxy:
             self._poisoned[key] = error
             raise error
         if status == "banned":
-            call = sanitize.name(reply.get("call", ""), 200)
-            if call in AUTOGRAD or "requires_grad" in call:
-                raise UsedAutograd(call=call, exercise=key, output=_output(reply))
-            raise Banned(call=call, exercise=key, output=_output(reply))
+            banned = sanitize.name(reply.get("call", ""), 200)
+            if banned in AUTOGRAD or "requires_grad" in banned:
+                raise UsedAutograd(call=banned, exercise=key, output=_output(reply))
+            raise Banned(call=banned, exercise=key, output=_output(reply))
         if status == "mutated":
             names = reply.get("arguments") if isinstance(reply.get("arguments"), list) else []
             raise MutatedInput(arguments=sanitize.name(", ".join(map(str, names[:20])), 300))

@@ -49,6 +49,7 @@ def test_mutant_scores_below_full_marks_with_a_pointed_message(case, reports):
     if case.at_most is not None:
         assert result.score <= case.at_most * result.max_score, f"{case.slug} kept {result.score}/{result.max_score}"
     assert re.search(case.expect, messages, re.IGNORECASE), f"{case.slug}: no /{case.expect}/ in:\n{messages}"
+    assert case.mistake is None or case.mistake in [c.mistake for c in result.checks], f"{case.slug}: no check named {case.mistake}:\n{messages}"
 
 
 @pytest.mark.slow

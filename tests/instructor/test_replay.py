@@ -55,3 +55,22 @@ def test_a_miss_discards_the_example(monkeypatch, tmp_path):
     finally:
         replay.meta.cache_clear()
         replay._outputs.cache_clear()
+
+
+def test_recorded_answers_none_for_a_miss_and_discards_nothing(monkeypatch, tmp_path):
+    # known mistakes' outputs: a miss means "no known output", never a discarded example
+    x = torch.ones(3)
+    recorder = replay.Recorder()
+    recorder.record("ch4", "mistakes:f", (x,), {}, {"mistake.ch4.f.double": x * 2})
+    recorder.save(tmp_path, seed=1, profile="check")
+    monkeypatch.setattr(replay, "RECORDED", tmp_path)
+    replay.meta.cache_clear()
+    replay._outputs.cache_clear()
+    try:
+        found = replay.recorded("ch4", "mistakes:f", (x,), {})
+        assert torch.equal(found["mistake.ch4.f.double"], x * 2)
+        assert replay.recorded("ch4", "mistakes:f", (x + 1,), {}) is None
+        assert replay.recorded("ch4", "mistakes:f", (lambda t: t,), {}) is None  # not even keyable
+    finally:
+        replay.meta.cache_clear()
+        replay._outputs.cache_clear()

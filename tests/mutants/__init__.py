@@ -12,13 +12,22 @@ reference module with this function appended under the exercise's own name (so i
 call torch, math and the module's other functions, but nothing else from this file).
 A mutant must score below full marks, and the messages of its failed checks must match
 `expect` (a case-insensitive regular expression); a variant must get full marks.
+
+Every known mistake registered in `solutions/mistakes/` (`@mistake("ch4.linear_backward.db_mean")`)
+is a mutant too (`mistake_cases`), whose failed checks must name it: `Case.mistake` is
+its catalogue key. The chapter modules here keep only the variants and the mutants the
+grader recognises otherwise (a crash, a modified argument, a non-finite answer, a
+generic pattern such as a transposed output).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
+import re
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 
@@ -34,9 +43,14 @@ class Case:
     at_most: float | None = None
     """For a mutant: the largest fraction of the exercise's points it may keep (a cheat
     must score low, not merely below full marks)."""
+    mistake: str | None = None
+    """For a known mistake: the catalogue key a failed check must carry
+    (`CheckResult.mistake`), `mistake.ch4.linear_backward.db_mean`."""
 
     @property
     def slug(self) -> str:
+        if self.mistake is not None:
+            return f"{self.func.__name__}__{self.mistake.rsplit('.', 1)[1]}"
         return self.func.__name__
 
     def source(self) -> str:
@@ -71,3 +85,30 @@ def variant(exercise: str) -> Callable[[Callable], Callable]:
         return func
 
     return register
+
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "grader" / "locales" / "en"
+
+
+def mistake_cases(chapter: str | None = None) -> list[Case]:
+    """Every known mistake registered in `solutions/mistakes/` (of one chapter, when
+    given) as a mutant: it must score below full marks with its own message, and a
+    failed check must carry its key."""
+    from solutions.mistakes import entries
+
+    cases = []
+    for entry in entries(chapter):
+        key = f"mistake.{entry.key}"
+        cases.append(Case(entry.exercise, entry.func, correct=False, expect=_message_start(key), mistake=key))
+    return cases
+
+
+def _message_start(key: str) -> str:
+    """A regex for the English message of `key`: its words up to the first parameter."""
+    chapter = key.split(".")[1]
+    text = json.loads((CATALOGUE / f"{chapter}.json").read_text(encoding="utf-8"))[key]
+    return re.escape(text.split("{", 1)[0][:40].strip())
+
+
+# the known mistakes are mutants like the ones written here
+CASES.extend(mistake_cases())
