@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from grader.checks import exercise
-from grader.compare import expect, expect_close, expect_stable, fail
+from grader.compare import CheckFailure, expect, expect_close, expect_stable, fail
 from grader.diagnose import show
 from grader.precision import close, tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
@@ -655,6 +655,19 @@ def check_perplexity_stable_for_large_logits(student, ref, case):
     )
 
 
+@exercise("ch9.perplexity", points=1)
+@given(case=lm_case())
+def check_perplexity_is_nan_when_every_target_is_ignored(student, ref, case):
+    logits, targets, ignore_index = case
+    targets = torch.full_like(targets, ignore_index)  # nothing scored: the mean is 0 / 0
+    inputs = dict(logits=logits, targets=targets, ignore_index=ignore_index)
+    got = student.perplexity(logits, targets, ignore_index)
+    # the docstring's promise, as F.cross_entropy's mean over no token: nan
+    if isinstance(got, torch.Tensor) and got.shape == () and got.dtype == logits.dtype and not bool(got.isnan()):
+        fail("mistake.ch9.perplexity.all_ignored", {"inputs": show(inputs), "got": show(got)}, got=f"{float(got):.6g}")
+    expect_close(got, _perplexity_truth(logits, targets, ignore_index), name="perplexity", inputs=inputs)
+
+
 @exercise("ch9.perplexity", points=0.5, hidden=True)
 @given(case=lm_case(max_n=6, max_t=20, max_v=40))
 def check_perplexity_larger_batches(student, ref, case):
@@ -864,12 +877,14 @@ def _lora_truth(ref, x, W, b, A, B, alpha):
 def _lora_mistakes(ref, x, W, b, A, B, alpha):
     def run(x, W, b, A, B):
         variant = ref.lora_forward_variant
-        return {
+        out = {
             "mistake.ch9.lora_forward.scaled_by_alpha": variant(x, W, b, A, B, alpha, scale="alpha"),
             "mistake.ch9.lora_forward.rank_over_alpha": variant(x, W, b, A, B, alpha, scale="r/alpha"),
             "mistake.ch9.lora_forward.not_scaled": variant(x, W, b, A, B, alpha, scale="1"),
-            "mistake.ch9.lora_forward.bias_dropped": variant(x, W, b, A, B, alpha, bias=False),
         }
+        if b is not None:
+            out["mistake.ch9.lora_forward.bias_dropped"] = variant(x, W, b, A, B, alpha, bias=False)
+        return out
 
     return truth(run, x, W, b, A, B)
 
@@ -884,6 +899,48 @@ def check_lora_forward_equals_the_merged_layer(student, ref, case):
         name="y",
         inputs=dict(x=x, W=W, b=b, A=A, B=B, alpha=alpha),
         mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha),
+    )
+
+
+@st.composite
+def lora_leading_dims_case(draw):
+    """x of shape (B, T, D_in) or (B, T, S, D_in): the docstring promises x (..., D_in)."""
+    _, W, b, A, B, alpha = draw(lora_case())
+    lead = draw(st.sampled_from([(2, 3), (3, 1), (2, 2, 3)]))
+    return draw(tensors(lead + (W.shape[1],), W.dtype)), W, b, A, B, alpha
+
+
+@exercise("ch9.lora_forward", points=0.5)
+@given(case=lora_leading_dims_case())
+def check_lora_forward_any_leading_dims(student, ref, case):
+    x, W, b, A, B, alpha = case
+    try:
+        expect_close(
+            student.lora_forward(x, W, b, A, B, alpha),
+            _lora_truth(ref, x, W, b, A, B, alpha),
+            name="y",
+            inputs=dict(x=x, W=W, b=b, A=A, B=B, alpha=alpha),
+            mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha),
+        )
+    except CheckFailure as failure:
+        # a named mistake keeps its message (a crash keeps its own too): otherwise the
+        # same code handles (N, D_in) in the check above, so the leading dims are the cause
+        if type(failure) is not CheckFailure or failure.key.split(".")[:2] == ["mistake", "ch9"]:
+            raise
+        raise CheckFailure("mistake.ch9.lora_forward.leading_dims", {"shape": tuple(x.shape)}, failure.reveal) from None
+
+
+@exercise("ch9.lora_forward", points=0.5)
+@given(case=lora_case())
+def check_lora_forward_without_bias(student, ref, case):
+    x, W, _, A, B, alpha = case
+    # b=None: a frozen layer without bias, as nn.Linear(..., bias=False); the docstring allows it
+    expect_close(
+        student.lora_forward(x, W, None, A, B, alpha),
+        _lora_truth(ref, x, W, None, A, B, alpha),
+        name="y",
+        inputs=dict(x=x, W=W, b=None, A=A, B=B, alpha=alpha),
+        mistakes=_lora_mistakes(ref, x, W, None, A, B, alpha),
     )
 
 

@@ -13,9 +13,9 @@ CHAPTER = Chapter(
         Exercise("top_k_filter", points=3),
         Exercise("top_p_filter", points=5),
         Exercise("sample_token", points=4),
-        Exercise("perplexity", points=3),
+        Exercise("perplexity", points=4),
         Exercise("kv_cache_attend", points=4),
         Exercise("rope", points=4),
-        Exercise("lora_forward", points=2),
+        Exercise("lora_forward", points=3),
     ),
 )

@@ -1,7 +1,8 @@
 """Chapter 2, the reference side of known mistakes and of the truths the checks compare
 against: ridge regression by an augmented least-squares system (with or without the
-usual mistakes) and gradient descent on the mean squared error (with a mistake's update
-rule). Reached through `ref` (`ref.ridge_least_squares(...)`), never shipped in a release.
+usual mistakes), gradient descent on the mean squared error (with a mistake's update
+rule, and its first step in closed form) and a sigmoid exact down to the subnormal tail.
+Reached through `ref` (`ref.ridge_least_squares(...)`), never shipped in a release.
 """
 
 from __future__ import annotations
@@ -40,3 +41,17 @@ def mse_gradient_descent(X: torch.Tensor, y: torch.Tensor, lr: float, steps: int
         b = b - lr * scale * (2.0 / n) * r.sum() if bias else b
         w = w_new
     return w, b
+
+
+def mse_gd_first_step(X: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient descent on mean((X w + b - y)^2) from zeros for `steps` of 0 or 1, in closed
+    form: the residuals at zero are -y, so one step gives w = lr (2 / N) X^T y, b = lr 2 mean(y)."""
+    n = X.shape[0]
+    return lr * 2 / n * (X.T @ y) * steps, lr * 2 * y.mean() * steps
+
+
+def sigmoid_with_subnormal_tail(x: torch.Tensor) -> torch.Tensor:
+    """The sigmoid by its two one-sided formulas, accurate down to the subnormal numbers
+    (torch.sigmoid flushes that tail to 0: float64 sigmoid(-740) is 4.2e-322, not 0)."""
+    e = torch.exp(-x.abs())
+    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))

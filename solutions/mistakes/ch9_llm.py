@@ -193,15 +193,15 @@ def rope_variant(
 # --- LoRA ------------------------------------------------------------------------------------
 
 
-def lora_merged_layer(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float) -> torch.Tensor:
+def lora_merged_layer(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, A: torch.Tensor, B: torch.Tensor, alpha: float) -> torch.Tensor:
     """The merged layer W + (alpha / r) B A applied to x: an independent formulation."""
     return F.linear(x, W + (alpha / A.shape[0]) * B @ A, b)
 
 
-def lora_forward_variant(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor, A: torch.Tensor, B: torch.Tensor, alpha: float, scale: str = "alpha/r", bias: bool = True) -> torch.Tensor:
+def lora_forward_variant(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None, A: torch.Tensor, B: torch.Tensor, alpha: float, scale: str = "alpha/r", bias: bool = True) -> torch.Tensor:
     """x W^T + b + s x A^T B^T with s = alpha / r, or a known mistake's `scale`
-    ("alpha", "r/alpha", "1") or the bias dropped."""
+    ("alpha", "r/alpha", "1") or the bias dropped; b may be None (no bias)."""
     r = A.shape[0]
     s = {"alpha/r": alpha / r, "alpha": alpha, "r/alpha": r / alpha, "1": 1.0}[scale]
     y = x @ W.T + s * (x @ A.T @ B.T)
-    return y + b if bias else y
+    return y + b if bias and b is not None else y

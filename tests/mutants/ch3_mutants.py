@@ -426,3 +426,23 @@ def train_linear_svm__few_gradient_steps(X, y, C, seed):
         _, dw, db = hinge_loss_grad(w, b, X, y, C)
         w, b = w - 1e-3 * dw, b - 1e-3 * db
     return w, b
+
+
+# --- correct variants a student may write: namedtuples where a tuple is asked, loops ----------
+
+
+@variant("ch3.hinge_loss_grad")
+def hinge_loss_grad__namedtuple_loop_over_samples(w, b, X, y, C):
+    # One sample at a time; the result as a namedtuple.
+    from collections import namedtuple
+
+    Result = namedtuple("Result", "loss dw db")
+    n = X.shape[0]
+    hinge, dw, db = torch.zeros((), dtype=X.dtype), w.clone(), torch.zeros((), dtype=X.dtype)
+    for i in range(n):
+        margin = y[i] * (X[i] @ w + b)
+        if margin < 1:
+            hinge = hinge + (1 - margin)
+            dw = dw - C * y[i] * X[i] / n
+            db = db - C * y[i] / n
+    return Result(0.5 * (w @ w) + C * hinge / n, dw, db)

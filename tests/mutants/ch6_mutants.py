@@ -381,3 +381,33 @@ def kfold_indices__train_wraps_around(n, k):
         start, stop = int(val[0]), int(val[-1]) + 1
         folds.append((torch.cat([indices[stop:], indices[:start]]), val))
     return folds
+
+
+# --- correct variants a student may write: namedtuples where a tuple is asked ----------------
+
+
+@variant("ch6.adamw_step")
+def adamw_step__namedtuple(w, dw, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+    from collections import namedtuple
+
+    State = namedtuple("State", "w m v")
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw * dw
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+    return State(w * (1 - lr * weight_decay) - lr * m_hat / (v_hat.sqrt() + eps), m, v)
+
+
+@variant("ch6.early_stopping")
+def early_stopping__namedtuple(val_losses, patience, min_delta=0.0):
+    from collections import namedtuple
+
+    Outcome = namedtuple("Outcome", "best_epoch stop_epoch")
+    best, best_epoch, waited = val_losses[0], 0, 0
+    for epoch in range(1, len(val_losses)):
+        if val_losses[epoch] < best - min_delta:
+            best, best_epoch, waited = val_losses[epoch], epoch, 0
+        else:
+            waited += 1
+            if waited == patience:
+                return Outcome(best_epoch, epoch)
+    return Outcome(best_epoch, None)

@@ -445,6 +445,26 @@ def perplexity__mean_of_sequence_perplexities(logits, targets, ignore_index=-100
     return torch.exp(per_seq).mean()
 
 
+@mutant("ch9.perplexity", expect=r"every target.*ignore_index.*nan")
+def perplexity__count_clamped_to_one(logits, targets, ignore_index=-100):
+    # Guards the division: a batch of padding only gives exp(0) = 1 instead of nan.
+    valid = targets != ignore_index
+    logp = torch.log_softmax(logits, dim=-1)
+    safe = torch.where(valid, targets, torch.zeros_like(targets))
+    nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1) * valid
+    return torch.exp(nll.sum() / valid.sum().clamp(min=1))
+
+
+@variant("ch9.perplexity")
+def perplexity__masked_sum_over_count(logits, targets, ignore_index=-100):
+    # A loop-free masked mean: sum of the kept cross-entropies over their count.
+    valid = targets != ignore_index
+    lse = torch.logsumexp(logits, dim=-1)
+    picked = logits.gather(-1, torch.where(valid, targets, 0).unsqueeze(-1)).squeeze(-1)
+    ce = torch.where(valid, lse - picked, torch.zeros_like(lse))
+    return torch.exp(ce.sum() / valid.sum())
+
+
 @variant("ch9.perplexity")
 def perplexity__log_softmax_masked_select(logits, targets, ignore_index=-100):
     valid = targets != ignore_index
@@ -596,3 +616,34 @@ def lora_forward__merged_weight(x, W, b, A, B, alpha):
     # The merged layer used at deployment: W + (alpha / r) B A.
     W_merged = W + (alpha / A.shape[0]) * (B @ A)
     return torch.nn.functional.linear(x, W_merged, b)
+
+
+@mutant("ch9.lora_forward", expect=r"promises x \(\.\.\., D_in\)")
+def lora_forward__flattens_leading_dims(x, W, b, A, B, alpha):
+    # Written for (N, D_in) rows: flattens the leading dims and never puts them back.
+    x2 = x.reshape(-1, x.shape[-1])
+    y = x2 @ W.T + (alpha / A.shape[0]) * (x2 @ A.T @ B.T)
+    return y if b is None else y + b
+
+
+@mutant("ch9.lora_forward", expect=r"NoneType")
+def lora_forward__bias_always_added(x, W, b, A, B, alpha):
+    # Always adds b: a frozen layer without bias (b=None) crashes.
+    return x @ W.T + b + (alpha / A.shape[0]) * ((x @ A.T) @ B.T)
+
+
+@variant("ch9.lora_forward")
+def lora_forward__einsum_any_leading_dims(x, W, b, A, B, alpha):
+    # einsum with an ellipsis: any leading dims; the bias only when there is one.
+    down = torch.einsum("...i,ri->...r", x, A)
+    y = torch.einsum("...i,oi->...o", x, W) + (alpha / A.shape[0]) * torch.einsum("...r,or->...o", down, B)
+    if b is not None:
+        y = y + b
+    return y
+
+
+@variant("ch9.lora_forward")
+def lora_forward__two_linear_calls(x, W, b, A, B, alpha):
+    # F.linear handles b=None and leading dims itself.
+    F = torch.nn.functional
+    return F.linear(x, W, b) + F.linear(F.linear(x, A), B) * (alpha / A.shape[0])

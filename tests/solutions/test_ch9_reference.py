@@ -444,6 +444,8 @@ def _inputs() -> dict[str, list[tuple]]:
             (_r(2, 5, 7, seed=31, dtype=torch.float32), targets.clamp(min=0)),
             # one target far below its row's maximum: its softmax underflows, its log-probability does not
             (_r(2, 5, 7, seed=33) + _far_target(targets), targets),
+            # every target ignored: the mean over no token is nan (the docstring's promise)
+            (_r(2, 5, 7, seed=34), torch.full_like(targets, -100)),
         ],
         "kv_cache_attend": [
             (
@@ -473,7 +475,10 @@ def _inputs() -> dict[str, list[tuple]]:
                 _r(2, 6, seed=45),
                 _r(5, 2, seed=46),
                 8.0,
-            )
+            ),
+            # x (..., D_in) with two leading dims, and a frozen layer without bias
+            (_r(2, 3, 6, seed=47), _r(5, 6, seed=43), _r(5, seed=44), _r(2, 6, seed=45), _r(5, 2, seed=46), 8.0),
+            (_r(3, 6, seed=48), _r(5, 6, seed=43), None, _r(2, 6, seed=45), _r(5, 2, seed=46), 2.0),
         ],
     }
 
