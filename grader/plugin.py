@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import hypothesis
 import pytest
 
 from grader import calls, messages, replay, sanitize
@@ -40,23 +41,6 @@ from grader.student import (
 _NO_STUDENT_TEXT = (Banned, UsedAutograd, TimedOut, Crashed, Integrity, Missing, NotStarted, MutatedInput, WrongDevice)
 
 MARKER = "dlcourse"
-
-
-def _grading_settings(test, hidden: bool) -> None:
-    """The grading profile's settings on `test`, however its module was imported: a check
-    module first imported outside `profiles.use` (a notebook, another tool) bakes
-    Hypothesis' defaults (a 200 ms deadline, 100 examples, a database) into any explicit
-    `@settings`. Public checks draw `profiles.PUBLIC_EXAMPLES` in `check` and `grade`
-    alike, hidden ones `HIDDEN_EXAMPLES`; a check that chose its own number keeps it."""
-    from hypothesis import settings
-
-    from grader import profiles
-
-    current = getattr(test, "_hypothesis_internal_use_settings", None) or settings.default
-    examples = current.max_examples
-    if examples in (profiles.PUBLIC_EXAMPLES, settings.get_profile("default").max_examples):
-        examples = profiles.HIDDEN_EXAMPLES if hidden else profiles.PUBLIC_EXAMPLES
-    test._hypothesis_internal_use_settings = settings(current, max_examples=examples, **profiles.GRADING)
 
 
 @dataclass(eq=False)
@@ -95,11 +79,10 @@ class Collector:
                 drop.append(item)
             else:
                 keep.append(item)
-                # the run's seed, so --seed reproduces every drawn input
-                inner = getattr(item.obj, "hypothesis", None)
-                if inner is not None:
-                    item.obj._hypothesis_internal_use_seed = self.seed
-                    _grading_settings(item.obj, hidden=mark.kwargs["visibility"] == HIDDEN)
+                # the run's seed, so --seed reproduces every drawn input (the grading
+                # settings came with the check's `@exercise` mark)
+                if hasattr(item.obj, "hypothesis"):
+                    hypothesis.seed(self.seed)(item.obj)
         items[:] = keep
         if drop:
             config.hook.pytest_deselected(items=drop)

@@ -46,7 +46,7 @@ for _profile, _extra in PROFILES.items():
 def use(name: str) -> Iterator[None]:
     """Make the grading profile `name` the default inside the block, then restore the
     previous one (the grader may run inside another Hypothesis user's process)."""
-    previous = getattr(settings, "_current_profile", None) or "default"
+    previous = settings.get_current_profile_name()
     settings.load_profile(f"dlcourse-{name}")
     try:
         yield

@@ -9,6 +9,8 @@ large magnitudes), so checks reach the cases where real solutions break.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from hypothesis import strategies as st
 
@@ -38,12 +40,10 @@ def generator(seed: int) -> torch.Generator:
 def _salted(draw, seed: int) -> int:
     """The seed mixed with this draw's position in the example, so that two tensors of one
     example differ even when Hypothesis has shrunk both seeds to 0 (identical inputs would
-    blur which mistake a wrong answer shows). Deterministic: replaying an example gives
+    blur which mistake a wrong answer shows). Deterministic: a counter shared by the draws
+    of one example (`st.shared` gives each example its own), so replaying an example gives
     the same positions."""
-    try:
-        position = len(draw.__self__.choices)
-    except (AttributeError, TypeError):
-        position = 0
+    position = next(draw(st.shared(st.builds(itertools.count), key="dlcourse-draw-position")))
     return (seed * 1_000_003 + position) % (2**63 - 1)
 
 

@@ -13,5 +13,22 @@ PUBLIC, HIDDEN = "public", "hidden"
 
 
 def exercise(exercise_id: str, points: float, hidden: bool = False):
-    """Mark a check as worth `points` of `exercise_id`; hidden checks never show inputs."""
-    return pytest.mark.dlcourse(exercise=exercise_id, points=points, visibility=HIDDEN if hidden else PUBLIC)
+    """Mark a check as worth `points` of `exercise_id`; hidden checks never show inputs.
+
+    A property-based check (`@given`) gets the grading settings here, once, however and
+    wherever its module is imported (a notebook, another Hypothesis user's process): a
+    public check draws `profiles.PUBLIC_EXAMPLES` examples in `check` and `grade` alike,
+    a hidden one `profiles.HIDDEN_EXAMPLES`; no deadline, no database."""
+    mark = pytest.mark.dlcourse(exercise=exercise_id, points=points, visibility=HIDDEN if hidden else PUBLIC)
+
+    def apply(test):
+        if hasattr(test, "hypothesis"):
+            from hypothesis import settings
+
+            from grader import profiles
+
+            examples = profiles.HIDDEN_EXAMPLES if hidden else profiles.PUBLIC_EXAMPLES
+            test = settings(max_examples=examples, **profiles.GRADING)(test)
+        return mark(test)
+
+    return apply

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 
+import hypothesis
 import pytest
 
 from grader import profiles
@@ -20,7 +21,7 @@ def _drawn(module: str, name: str, profile: str, seed: int) -> list[str]:
     with profiles.use(profile):
         check = getattr(importlib.reload(importlib.import_module(module)), name)
         check.hypothesis.inner_test = lambda **kwargs: seen.append(repr({k: v for k, v in kwargs.items() if k not in ("student", "ref")}))
-        check._hypothesis_internal_use_seed = seed
+        hypothesis.seed(seed)(check)
         check(student=None, ref=None)
     return seen
 
@@ -41,3 +42,22 @@ def test_a_public_check_sees_the_same_inputs_under_check_and_grade(check, seed):
 def test_another_seed_draws_other_inputs():
     # the comparison above can fail: the recorder does see the seed
     assert _drawn(CH1, "check_softmax_matches_pytorch", "check", 0) != _drawn(CH1, "check_softmax_matches_pytorch", "check", 1)
+
+
+def _drawn_outside_profiles(module: str, name: str) -> int:
+    """How many examples the check draws when its module is imported and run with
+    Hypothesis' own default profile loaded (a notebook, another tool)."""
+    seen = []
+    check = getattr(importlib.reload(importlib.import_module(module)), name)
+    check.hypothesis.inner_test = lambda **kwargs: seen.append(1)
+    hypothesis.seed(0)(check)
+    check(student=None, ref=None)
+    return len(seen)
+
+
+def test_checks_carry_the_grading_settings_however_they_are_imported():
+    # Hypothesis' default would draw 100; a public check draws PUBLIC_EXAMPLES, a hidden one more
+    public = _drawn_outside_profiles(CH1, "check_softmax_matches_pytorch")
+    hidden = _drawn_outside_profiles("grader.checks.ch4_backprop", "check_linear_backward_larger_layers")
+    assert profiles.PUBLIC_EXAMPLES // 2 <= public <= profiles.PUBLIC_EXAMPLES
+    assert profiles.PUBLIC_EXAMPLES < hidden <= profiles.HIDDEN_EXAMPLES
