@@ -4,6 +4,7 @@ check sees exactly the same inputs under both profiles, so its verdict cannot di
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 
 import hypothesis
 import pytest
@@ -20,10 +21,22 @@ def _drawn(module: str, name: str, profile: str, seed: int) -> list[str]:
     seen: list[str] = []
     with profiles.use(profile):
         check = getattr(importlib.reload(importlib.import_module(module)), name)
-        check.hypothesis.inner_test = lambda **kwargs: seen.append(repr({k: v for k, v in kwargs.items() if k not in ("student", "ref")}))
-        hypothesis.seed(seed)(check)
-        check(student=None, ref=None)
+        with _recording(check, lambda **kwargs: seen.append(repr({k: v for k, v in kwargs.items() if k not in ("student", "ref")}))):
+            hypothesis.seed(seed)(check)
+            check(student=None, ref=None)
     return seen
+
+
+@contextmanager
+def _recording(check, recorder):
+    """The check's body replaced by `recorder` inside the block only: the grader run later
+    in this process imports the same module object and must find the real check."""
+    body = check.hypothesis.inner_test
+    check.hypothesis.inner_test = recorder
+    try:
+        yield
+    finally:
+        check.hypothesis.inner_test = body
 
 
 def test_public_checks_draw_as_many_examples_in_check_as_in_grade():
@@ -49,9 +62,9 @@ def _drawn_outside_profiles(module: str, name: str) -> int:
     Hypothesis' own default profile loaded (a notebook, another tool)."""
     seen = []
     check = getattr(importlib.reload(importlib.import_module(module)), name)
-    check.hypothesis.inner_test = lambda **kwargs: seen.append(1)
-    hypothesis.seed(0)(check)
-    check(student=None, ref=None)
+    with _recording(check, lambda **kwargs: seen.append(1)):
+        hypothesis.seed(0)(check)
+        check(student=None, ref=None)
     return len(seen)
 
 
@@ -61,3 +74,11 @@ def test_checks_carry_the_grading_settings_however_they_are_imported():
     hidden = _drawn_outside_profiles("grader.checks.ch4_backprop", "check_linear_backward_larger_layers")
     assert profiles.PUBLIC_EXAMPLES // 2 <= public <= profiles.PUBLIC_EXAMPLES
     assert profiles.PUBLIC_EXAMPLES < hidden <= profiles.HIDDEN_EXAMPLES
+
+
+def test_a_check_runs_its_own_body_again_after_being_recorded():
+    # the recorder is undone: the grader, in this same process, must run the real check
+    module = importlib.import_module("grader.checks.ch4_backprop")
+    _drawn_outside_profiles("grader.checks.ch4_backprop", "check_linear_backward_larger_layers")
+    body = module.check_linear_backward_larger_layers.hypothesis.inner_test
+    assert body.__name__ == "check_linear_backward_larger_layers"
