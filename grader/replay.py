@@ -42,6 +42,10 @@ DATA_FILE, META_FILE = "references.wire", "meta.json"
 MAGIC = b"DLREPLAY1\n"
 
 
+KNOWN_TAG = "$known"
+"""How a `grader.compare.Known` (several forms of one mistake) is stored: {"$known": [...], "params": {...}}."""
+
+
 class ReplayError(RuntimeError):
     """A reference call that cannot be recorded (an argument or result the wire does not carry)."""
 
@@ -51,8 +55,13 @@ def _normalised(value: object) -> object:
     so the same inputs give the same key on every device."""
     from grader import probes
 
+    from grader.compare import Known
+
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
+    if isinstance(value, Known) and not callable(value.params):
+        # a mistake with several forms or message parameters, as tagged plain data
+        return {KNOWN_TAG: [_normalised(v) for v in value.outputs], "params": _normalised(value.params)}
     if isinstance(value, (list, tuple)):
         return type(value)(_normalised(v) for v in value)
     if isinstance(value, dict):
@@ -78,6 +87,15 @@ def key(chapter: str, function: str, args: tuple, kwargs: dict) -> str:
 
 
 # --- the data file: one wire message, {key: output} ----------------------------------------
+
+
+def carried(value: object) -> bool:
+    """Whether the wire format carries `value` whole (no `$unsupported` part)."""
+    try:
+        header, _ = wire.encode(_normalised(value))
+    except ReplayError:
+        return False
+    return b'"$unsupported"' not in header
 
 
 def dumps(value: object) -> bytes:
@@ -114,7 +132,13 @@ class Recorder:
     outputs: dict[str, object] = field(default_factory=dict)
 
     def record(self, chapter: str, function: str, args: tuple, kwargs: dict, output: object) -> None:
-        self.outputs[key(chapter, function, args, kwargs)] = _normalised(output)
+        """Store `output` under the key of the inputs; ReplayError (naming the function)
+        when the wire does not carry the inputs or the output, so a release never saves
+        a table it cannot load."""
+        value = _normalised(output)
+        if not carried(value):
+            raise ReplayError(f"the output of {chapter}.{function} holds a value the wire format does not carry")
+        self.outputs[key(chapter, function, args, kwargs)] = value
 
     def save(self, folder: Path, seed: int, profile: str, hidden: dict[str, int] | None = None) -> None:
         """Write the table and its meta data; `hidden` counts each exercise's hidden checks
@@ -175,11 +199,16 @@ _MISSING = object()
 
 
 def _copy(value: object) -> object:
+    """A fresh copy of a recorded value, tagged `Known`s made `Known` again."""
     if isinstance(value, torch.Tensor):
         return value.clone()
     if isinstance(value, (list, tuple)):
         return type(value)(_copy(v) for v in value)
     if isinstance(value, dict):
+        if KNOWN_TAG in value:
+            from grader.compare import Known
+
+            return Known(*_copy(value[KNOWN_TAG]), **_copy(value.get("params") or {}))
         return {k: _copy(v) for k, v in value.items()}
     return value
 

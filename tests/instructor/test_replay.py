@@ -74,3 +74,23 @@ def test_recorded_answers_none_for_a_miss_and_discards_nothing(monkeypatch, tmp_
     finally:
         replay.meta.cache_clear()
         replay._outputs.cache_clear()
+
+
+def test_a_known_mistake_with_several_forms_round_trips_as_plain_data():
+    from grader.compare import Known
+
+    table = {"mistake.x.y": Known((torch.ones(2), torch.zeros(1)), (torch.full((2,), 2.0), torch.zeros(1)), factor=2)}
+    assert replay.carried(table)
+    back = replay._copy(replay.loads(replay.dumps(replay._normalised(table))))["mistake.x.y"]
+    assert isinstance(back, Known) and back.params == {"factor": 2}
+    assert len(back.outputs) == 2 and all(isinstance(o, tuple) for o in back.outputs)
+    assert torch.equal(back.outputs[1][0], torch.full((2,), 2.0))
+
+
+def test_the_recorder_refuses_an_output_the_wire_does_not_carry_and_names_it():
+    recorder = replay.Recorder()
+    with pytest.raises(replay.ReplayError, match=r"ch8\.f"):
+        recorder.record("ch8", "f", (torch.ones(1),), {}, {"k": object()})
+    assert recorder.outputs == {}
+    recorder.record("ch8", "f", (torch.ones(1),), {}, {"k": torch.ones(1)})
+    assert len(recorder.outputs) == 1
