@@ -49,7 +49,8 @@ class ExerciseResult:
 
     @property
     def score(self) -> float:
-        return 0.0 if self.integrity else sum(c.score for c in self.checks)
+        # to the hundredth: partial credit of 2/3 in two checks is 1.33, not 1.3334
+        return 0.0 if self.integrity else round(sum(c.score for c in self.checks), 2)
 
     @property
     def max_score(self) -> float:
@@ -95,7 +96,7 @@ class Report:
 
     @property
     def score(self) -> float:
-        return sum(e.score for e in self.exercises)
+        return round(sum(e.score for e in self.exercises), 2)
 
     @property
     def max_score(self) -> float:

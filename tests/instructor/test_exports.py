@@ -208,3 +208,12 @@ def test_markdown_summary_of_hostile_output_has_no_escapes():
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202e]", md)
     assert len(md) < 100_000
     md.encode("utf-8")  # no lone surrogate
+
+
+def test_partial_credit_adds_up_to_the_hundredth():
+    # two checks at 2/3 of a point each (rounded per check to 0.6667) make 1.33, not 1.3334
+    checks = [CheckResult(f"c{i}", 0.6667, 1.0, "failed", "public", "m", 0.1) for i in range(2)]
+    exercise = ExerciseResult("ch4.linear_backward", "ch4", checks + [CheckResult("c2", 2.0, 3.0, "failed", "public", "m", 0.1)])
+    assert exercise.score == 3.33
+    report = Report(seed=1, device="cpu", exercises=[exercise, exercise, exercise])
+    assert report.score == 9.99 and json.loads(gradescope.results_json(report))["score"] == 9.99
