@@ -5,6 +5,12 @@ and dicts, then checks each tensor's type, shape, dtype and values. The first di
 raises `CheckFailure` with a catalogue key (the kind of mistake: wrong sign, transposed,
 off by a factor of N, a known mistake of this exercise...) and, separately, what only a
 public check may show (inputs, expected and got values).
+
+The same call judges exact outputs: integer and boolean tensors, token ids, text and
+other plain values are compared for equality, floats within the dtype's tolerance
+(infinities equal only to themselves, so filtered logits with -inf entries compare as
+they are). `AnyOf(a, b)` accepts any of several valid answers; `otherwise=` names the
+one rule a check is about when a wrong value matches no known mistake.
 """
 
 from __future__ import annotations
@@ -35,6 +41,16 @@ class PartialCredit(CheckFailure):
     def __init__(self, fraction: float, key: str, params: dict | None = None, reveal: dict | None = None):
         super().__init__(key, params, reveal)
         self.fraction = min(max(float(fraction), 0.0), 1.0)
+
+
+class AnyOf(tuple):
+    """Several valid answers, any of which passes: `expect_close(got, AnyOf(a, b), ...)`.
+    A wrong answer is judged against the first."""
+
+    def __new__(cls, *answers: object) -> "AnyOf":
+        if not answers:
+            raise ValueError("AnyOf needs at least one answer")
+        return super().__new__(cls, answers)
 
 
 class Known:
@@ -74,6 +90,7 @@ class _Context:
     rtol: float | None
     atol: float | None
     batch: int | None
+    otherwise: str | None = None
 
 
 def expect_close(
@@ -87,6 +104,7 @@ def expect_close(
     atol: float | None = None,
     batch: int | None = None,
     named: list[tuple[str, object, dict | Callable[[dict], dict]]] = (),
+    otherwise: str | None = None,
 ) -> None:
     """Assert that `got` matches `expected`, leaf by leaf.
 
@@ -100,6 +118,12 @@ def expect_close(
     batch: the batch size, so a result off by a factor of N is recognised.
     named: more known mistakes as (key, output, message parameters) triples, several
         allowed per key; the parameters may be a function of the failure's parameters.
+    otherwise: the catalogue key for a wrong value that no known mistake explains, in
+        place of the generic pattern, for a check about one rule (which tokens a filter
+        keeps, the greedy case of sampling). Its message gets the parameters of a value
+        failure: name, count, total, index (and error for floats).
+
+    `expected` may be `AnyOf(a, b, ...)`: several valid answers, any of which passes.
 
     Structure, shapes and dtypes of every leaf are checked before any value, so a
     transposed gradient is reported as such rather than through its effect on others.
@@ -115,13 +139,19 @@ def expect_close(
         mistakes = _with_named(mistakes, list(named))
     elif callable(mistakes):
         mistakes = _once(mistakes)
-    ctx = _Context(inputs, mistakes, rtol, atol, batch)
+    ctx = _Context(inputs, mistakes, rtol, atol, batch, otherwise)
     if known.recording():
         known.record(got)  # a release replays the mistakes' outputs: record them for every answer
+    if isinstance(expected, AnyOf):
+        if any(_passes(got, answer, name, ctx) for answer in expected[1:]):
+            return
+        expected = expected[0]
     try:
         _compare(got, expected, name, ctx)
     except CheckFailure as failure:
         renamed = _recognised(failure, got, ctx)
+        if _plain(expected):  # ids, text: the whole answer, not just the first differing item
+            renamed.reveal.update(expected=diagnose.show(expected, 600), got=diagnose.show(got, 600))
         if renamed is failure:
             raise
         raise renamed from None
@@ -152,6 +182,23 @@ def _compare(got: object, expected: object, name: str | tuple[str, ...], ctx: _C
             except CheckFailure as failure:
                 raise PartialCredit(right / len(name), failure.key, failure.params, failure.reveal) from None
     _value_failure(*wrong[0], ctx, others)
+
+
+def _passes(got: object, expected: object, name: str | tuple[str, ...], ctx: _Context) -> bool:
+    try:
+        _compare(got, expected, name, ctx)
+    except CheckFailure:
+        return False
+    return True
+
+
+def _plain(value: object) -> bool:
+    """True for plain data without tensors (token ids, text, lists of pairs)."""
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    return not isinstance(value, torch.Tensor)
 
 
 def _recognised(failure: CheckFailure, got: object, ctx: _Context) -> CheckFailure:
@@ -311,12 +358,12 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
         reveal = _reveal(ctx) | {"expected": repr(expected)[:500], "got": repr(got)[:500]}
         if type(got) is not type(expected) and not (isinstance(expected, float) and isinstance(got, int)):
             fail("compare.type", reveal, name=path, expected=diagnose.type_name(expected), got=diagnose.type_name(got))
-        key, params = diagnose.exact_mistake(got, known) or ("compare.value", {})
+        key, params = diagnose.exact_mistake(got, known) or (ctx.otherwise or "compare.value", {})
         fail(key, reveal | also, **_described(params, {"name": path}))
     if expected.dtype == torch.bool or not expected.dtype.is_floating_point:
         wrong = got != expected
         index = tuple(int(i) for i in wrong.nonzero()[0])
-        key, params = diagnose.exact_mistake(got, known) or ("compare.mismatch_exact", {})
+        key, params = diagnose.exact_mistake(got, known) or (ctx.otherwise or "compare.mismatch_exact", {})
         base = {"name": path, "count": int(wrong.sum()), "total": expected.numel(), "index": index}
         fail(key, _reveal(ctx) | _values(got, expected, index) | also, **_described(params, base))
     rtol, atol = _tolerance(expected, ctx)
@@ -326,6 +373,8 @@ def _value_failure(got: object, expected: object, path: str, where: tuple, ctx: 
     index = tuple(int(i) for i in torch.unravel_index(error.argmax(), error.shape)) if error.dim() else ()
     floats = {k: [(c, p) for c, p in forms if isinstance(c, torch.Tensor)] for k, forms in known.items()}
     key, params = diagnose.value_mistake(got, expected, bad, ctx.batch, floats, (rtol, atol))
+    if ctx.otherwise is not None and key not in floats:  # no known mistake: the check's own rule
+        key, params = ctx.otherwise, {}
     base = {"name": path, "index": index, "error": float(error.max()), "count": int(bad.sum()), "total": expected.numel()}
     fail(key, _reveal(ctx) | _values(got, expected, index) | also, **_described(params, base))
 

@@ -2,12 +2,12 @@
 cache, RoPE and LoRA.
 
 Expected values come from PyTorch built-ins in float64 (F.cross_entropy,
-F.scaled_dot_product_attention) or from the reference; the outputs of known mistakes
-(and the variants of a reference they come from) are computed by
-`solutions/mistakes/ch9_llm.py` through `ref`, so that feedback can name them. Exact outputs (token ids, text, sampled indices) are compared with
-`expect_exact`, a local counterpart of `expect_close` that recognises known mistakes of
-such outputs. Decisions that rounding could flip (a cumulative probability next to p or
-u) are kept at a safe distance from every threshold.
+F.scaled_dot_product_attention) or from the reference. Exact outputs (token ids, text,
+sampled indices) and filtered logits (-inf entries) go through the same `expect_close`
+as every other output. Known mistakes are not written here: each is student code
+registered in `solutions/mistakes/ch9_llm.py`, and `expect_close` names the one a wrong
+answer matches. Decisions that rounding could flip (a cumulative probability next to p
+or u) are kept at a safe distance from every threshold.
 """
 
 from __future__ import annotations
@@ -20,70 +20,13 @@ from hypothesis import strategies as st
 from grader.checks import exercise
 from grader.compare import CheckFailure, expect, expect_close, expect_stable, fail
 from grader.diagnose import show
-from grader.precision import close, tolerance, truth
+from grader.precision import truth
 from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
 
 NEG_INF = float("-inf")
 
 
-# --- exact outputs ---------------------------------------------------------------------
-
-
-class AnyOf(tuple):
-    """Several outputs that one known mistake may give (e.g. two tie rules)."""
-
-
-def _same(got: object, expected: object) -> bool:
-    """Exactly equal: tensors of the same shape, dtype and values; lists and tuples
-    alike item by item; other values of the same type and value."""
-    if isinstance(expected, torch.Tensor):
-        return isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype and bool((got == expected).all())
-    if isinstance(expected, (list, tuple)):
-        return isinstance(got, (list, tuple)) and len(got) == len(expected) and all(_same(g, e) for g, e in zip(got, expected))
-    return type(got) is type(expected) and got == expected
-
-
-def _shaped_alike(got: object, expected: object) -> bool:
-    """Same structure, types, shapes and dtypes (values aside)."""
-    if isinstance(expected, torch.Tensor):
-        return isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype
-    if isinstance(expected, (list, tuple)):
-        return isinstance(got, (list, tuple)) and len(got) == len(expected) and all(_shaped_alike(g, e) for g, e in zip(got, expected))
-    return type(got) is type(expected)
-
-
-def expect_exact(got, expected, *, name, inputs=None, mistakes=None, otherwise=None, **params):
-    """Assert that `got` equals `expected` exactly (token ids, text, sampled indices).
-
-    Structure problems get the engine's messages (via `expect_close`); a wrong value that
-    equals the output of a known mistake (`mistakes`: key -> output or AnyOf(outputs))
-    gets that key; else `otherwise` when given (a check about one rule), else the
-    engine's message for a wrong value.
-    """
-    if _same(got, expected):
-        return
-    reveal = ({"inputs": show(inputs)} if inputs else {}) | {"expected": show(expected, 600), "got": show(got, 600)}
-    for key, candidate in (mistakes or {}).items():
-        options = candidate if isinstance(candidate, AnyOf) else (candidate,)
-        if any(c is not None and _same(got, c) for c in options):
-            fail(key, reveal, **params)
-    if not _shaped_alike(got, expected) or otherwise is None:
-        expect_close(got, expected, name=name, inputs=inputs)
-    fail(otherwise or "compare.value", reveal, name=name, **params)
-
-
 # --- BPE ---------------------------------------------------------------------------------
-
-
-def _bpe_train_mistakes(ref, text: str, num_merges: int) -> dict:
-    variant = ref.bpe_train_variant
-    return {
-        "mistake.ch9.bpe_train.non_overlapping_counts": variant(text, num_merges, overlapping=False),
-        "mistake.ch9.bpe_train.tie_smallest_pair": AnyOf(variant(text, num_merges, tie=t) for t in ("smallest", "last", "largest")),
-        "mistake.ch9.bpe_train.merge_does_not_skip": variant(text, num_merges, skip=False),
-        "mistake.ch9.bpe_train.no_early_stop": variant(text, num_merges, early_stop=False),
-        "mistake.ch9.bpe_train.wrong_new_id": AnyOf(variant(text, num_merges, first_id=f) for f in (255, 257)),
-    }
 
 
 # texts where the contract's rules decide: overlaps, ties, early stop
@@ -127,24 +70,22 @@ def _words_text(seed: int, length: int) -> str:
 @exercise("ch9.bpe_train", points=3)
 @given(text=small_alphabet_texts(), num_merges=sizes(0, 12))
 def check_bpe_train_follows_the_merge_rules(student, ref, text, num_merges):
-    expect_exact(
+    expect_close(
         student.bpe_train(text, num_merges),
         ref.bpe_train(text, num_merges),
         name="merges",
         inputs=dict(text=text, num_merges=num_merges),
-        mistakes=_bpe_train_mistakes(ref, text, num_merges),
     )
 
 
 @exercise("ch9.bpe_train", points=2)
 @given(text=unicode_texts(), num_merges=sizes(0, 20))
 def check_bpe_train_on_any_unicode_text(student, ref, text, num_merges):
-    expect_exact(
+    expect_close(
         student.bpe_train(text, num_merges),
         ref.bpe_train(text, num_merges),
         name="merges",
         inputs=dict(text=text, num_merges=num_merges),
-        mistakes=_bpe_train_mistakes(ref, text, num_merges),
     )
 
 
@@ -152,15 +93,7 @@ def check_bpe_train_on_any_unicode_text(student, ref, text, num_merges):
 @given(seed=seeds(), length=sizes(100, 400), num_merges=sizes(20, 60))
 def check_bpe_train_on_a_long_text(student, ref, seed, length, num_merges):
     text = _words_text(seed, length)
-    expect_exact(student.bpe_train(text, num_merges), ref.bpe_train(text, num_merges), name="merges", mistakes=_bpe_train_mistakes(ref, text, num_merges))
-
-
-def _encode_mistakes(ref, text: str, merges) -> dict:
-    return {
-        "mistake.ch9.bpe_encode.merges_in_reverse_order": ref.bpe_encode_variant(text, merges, reverse=True),
-        "mistake.ch9.bpe_encode.ids_from_255": AnyOf([ref.bpe_encode_variant(text, merges, first_id=255), ref.bpe_encode_variant(text, merges, first_id=257)]),
-        "mistake.ch9.bpe_encode.most_frequent_first": ref.bpe_encode_most_frequent_first(text, merges),
-    }
+    expect_close(student.bpe_train(text, num_merges), ref.bpe_train(text, num_merges), name="merges")
 
 
 @st.composite
@@ -185,19 +118,18 @@ def check_bpe_encode_round_trips_any_unicode_text(student, ref, train, extra, nu
     merges = ref.bpe_train(train, num_merges)
     text = extra + train + extra[::-1]
     ids = student.bpe_encode(text, merges)
-    expect_exact(ids, ref.bpe_encode(text, merges), name="ids", inputs=dict(text=text, merges=merges), mistakes=_encode_mistakes(ref, text, merges))
+    expect_close(ids, ref.bpe_encode(text, merges), name="ids", inputs=dict(text=text, merges=merges))
     expect(ref.bpe_decode(ids, merges) == text, "mistake.ch9.bpe_encode.not_round_trip")
 
 
 @exercise("ch9.bpe_encode", points=1)
 @given(merges=random_merges(), text=st.text(alphabet="abc", max_size=24))
 def check_bpe_encode_applies_merges_in_creation_order(student, ref, merges, text):
-    expect_exact(
+    expect_close(
         student.bpe_encode(text, merges),
         ref.bpe_encode(text, merges),
         name="ids",
         inputs=dict(text=text, merges=merges),
-        mistakes=_encode_mistakes(ref, text, merges),
     )
 
 
@@ -206,15 +138,7 @@ def check_bpe_encode_applies_merges_in_creation_order(student, ref, merges, text
 def check_bpe_encode_a_long_text(student, ref, seed, length, num_merges):
     merges = ref.bpe_train(_words_text(seed, length), num_merges)
     text = _words_text(seed + 1, length)
-    expect_exact(student.bpe_encode(text, merges), ref.bpe_encode(text, merges), name="ids", mistakes=_encode_mistakes(ref, text, merges))
-
-
-def _decode_mistakes(ref, ids, merges) -> dict:
-    return {
-        "mistake.ch9.bpe_decode.decode_each_token": ref.bpe_decode_variant(ids, merges, per_token=True),
-        "mistake.ch9.bpe_decode.errors_ignored": ref.bpe_decode_variant(ids, merges, errors="ignore"),
-        "mistake.ch9.bpe_decode.pair_swapped": ref.bpe_decode_variant(ids, merges, swapped=True),
-    }
+    expect_close(student.bpe_encode(text, merges), ref.bpe_encode(text, merges), name="ids")
 
 
 @exercise("ch9.bpe_decode", points=1.5)
@@ -222,7 +146,7 @@ def _decode_mistakes(ref, ids, merges) -> dict:
 def check_bpe_decode_round_trips_any_unicode_text(student, ref, text, num_merges):
     merges = ref.bpe_train(text, num_merges)
     ids = ref.bpe_encode(text, merges)
-    expect_exact(student.bpe_decode(ids, merges), text, name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ref, ids, merges))
+    expect_close(student.bpe_decode(ids, merges), text, name="text", inputs=dict(ids=ids, merges=merges))
 
 
 @st.composite
@@ -244,7 +168,7 @@ def raw_ids(draw):
 @given(case=raw_ids())
 def check_bpe_decode_replaces_invalid_bytes(student, ref, case):
     ids, merges = case
-    expect_exact(student.bpe_decode(ids, merges), ref.bpe_decode(ids, merges), name="text", inputs=dict(ids=ids, merges=merges), mistakes=_decode_mistakes(ref, ids, merges))
+    expect_close(student.bpe_decode(ids, merges), ref.bpe_decode(ids, merges), name="text", inputs=dict(ids=ids, merges=merges))
 
 
 @exercise("ch9.bpe_decode", points=0.5, hidden=True)
@@ -253,36 +177,15 @@ def check_bpe_decode_a_long_text(student, ref, seed, length, num_merges):
     text = _words_text(seed, length)
     merges = ref.bpe_train(text, num_merges)
     ids = ref.bpe_encode(text, merges)
-    expect_exact(student.bpe_decode(ids, merges), text, name="text", mistakes=_decode_mistakes(ref, ids, merges))
+    expect_close(student.bpe_decode(ids, merges), text, name="text")
 
 
 # --- logit filters ---------------------------------------------------------------------------
 
 
-def expect_filtered(got, expected, *, name, inputs=None, mistakes=None):
-    """Assert that filtered logits (kept values unchanged, the rest -inf) match.
-
-    The engine's pattern matching measures distances, which -inf entries make infinite,
-    so the known mistakes of a filter are recognised here by entrywise closeness.
-    """
-    if not _shaped_alike(got, expected):
-        expect_close(got, expected, name=name, inputs=inputs)  # the structure message
-    rtol, atol = tolerance(expected.dtype)
-    ok = close(got, expected, rtol, atol)
-    if bool(ok.all()):
-        return
-    bad = (~ok).nonzero()[0]
-    index = tuple(int(i) for i in bad)
-    reveal = ({"inputs": show(inputs)} if inputs else {}) | {
-        "expected": show(expected),
-        "got": show(got),
-        "at": f"{index}: expected {expected[index].item():.6g}, got {got[index].item():.6g}",
-    }
-    for key, candidate in (mistakes or {}).items():
-        if candidate is not None and bool(close(got, candidate.to(got.dtype), rtol, atol).all()):
-            fail(key, reveal)
-    fail("mistake.ch9.filter_kept_set", reveal, name=name, count=int((~ok).sum()), total=ok.numel(), index=index)
-
+# filtered logits: kept entries unchanged, the rest -inf; a wrong set of kept tokens that
+# no known mistake explains gets the filters' own message
+KEPT_SET = "mistake.ch9.filter_kept_set"
 
 
 @st.composite
@@ -301,28 +204,12 @@ def logits_case(draw, max_v: int = 8, max_rows: int = 4, min_v: int = 2):
     return x.to(dtype)
 
 
-def _top_k_mistakes(ref, logits, k, got):
-    expected = ref.top_k_filter_variant(logits, k)
-    out = {
-        "mistake.ch9.top_k_filter.zero_instead_of_inf": ref.top_k_filter_variant(logits, k, zero_fill=True),
-        "mistake.ch9.top_k_filter.strict_threshold": ref.top_k_filter_variant(logits, k, strict=True),
-    }
-    if isinstance(got, torch.Tensor) and got.shape == logits.shape:
-        # kept exactly k: some logits tied with the k-th largest dropped, whichever they are
-        kth = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]
-        dropped_ties = (logits == kth) & (got == NEG_INF) & (expected != NEG_INF)
-        out["mistake.ch9.top_k_filter.exactly_k"] = expected.masked_fill(dropped_ties, NEG_INF)
-    if logits.dim() >= 2:
-        out["mistake.ch9.top_k_filter.wrong_dim"] = ref.top_k_filter_variant(logits, k, dim=0)
-    return out
-
-
 @exercise("ch9.top_k_filter", points=2)
 @given(logits=logits_case(), data=st.data())
 def check_top_k_filter_keeps_ties_with_the_kth_largest(student, ref, logits, data):
     k = data.draw(sizes(1, logits.shape[-1]), label="k")
     got = student.top_k_filter(logits, k)
-    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(ref, logits, k, got))
+    expect_close(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), otherwise=KEPT_SET)
 
 
 @exercise("ch9.top_k_filter", points=0.5)
@@ -333,7 +220,7 @@ def check_top_k_filter_k_at_least_vocab_and_infinite_logits(student, ref, logits
         logits[..., 0] = NEG_INF
     k = logits.shape[-1] + extra
     got = student.top_k_filter(logits, k)
-    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), mistakes=_top_k_mistakes(ref, logits, k, got))
+    expect_close(got, truth(ref.top_k_filter, logits, k), name="filtered", inputs=dict(logits=logits, k=k), otherwise=KEPT_SET)
 
 
 @exercise("ch9.top_k_filter", points=0.5, hidden=True)
@@ -341,7 +228,7 @@ def check_top_k_filter_k_at_least_vocab_and_infinite_logits(student, ref, logits
 def check_top_k_filter_larger_vocabularies(student, ref, logits, data):
     k = data.draw(sizes(1, logits.shape[-1] + 2), label="k")
     got = student.top_k_filter(logits, k)
-    expect_filtered(got, truth(ref.top_k_filter, logits, k), name="filtered", mistakes=_top_k_mistakes(ref, logits, k, got))
+    expect_close(got, truth(ref.top_k_filter, logits, k), name="filtered", otherwise=KEPT_SET)
 
 
 def _mass_before(logits64: torch.Tensor) -> torch.Tensor:
@@ -373,26 +260,16 @@ def top_p_case(draw, max_v: int = 8, max_rows: int = 4):
     return logits, p
 
 
-def _top_p_mistakes(ref, logits, p):
-    variant = ref.top_p_filter_variant
-    return {
-        "mistake.ch9.top_p_filter.inclusive_cumsum": variant(logits, p, inclusive=True),
-        "mistake.ch9.top_p_filter.ties_higher_index_first": variant(logits, p, higher_first=True),
-        "mistake.ch9.top_p_filter.mask_left_in_sorted_order": variant(logits, p, sorted_mask=True),
-        "mistake.ch9.top_p_filter.unsorted_cumsum": variant(logits, p, unsorted=True),
-    }
-
-
 @exercise("ch9.top_p_filter", points=3)
 @given(case=top_p_case())
 def check_top_p_filter_keeps_the_token_crossing_p(student, ref, case):
     logits, p = case
-    expect_filtered(
+    expect_close(
         student.top_p_filter(logits, p),
         truth(ref.top_p_filter, logits, p),
         name="filtered",
         inputs=dict(logits=logits, p=p),
-        mistakes=_top_p_mistakes(ref, logits, p),
+        otherwise=KEPT_SET,
     )
 
 
@@ -412,12 +289,12 @@ def check_top_p_filter_extreme_p_and_ties(student, ref, data, dtype, v, p):
     before = _mass_before(logits.double())
     if not bool(((before - p).abs() > 1e-4).all()):
         p = 1e-9
-    expect_filtered(
+    expect_close(
         student.top_p_filter(logits, p),
         truth(ref.top_p_filter, logits, p),
         name="filtered",
         inputs=dict(logits=logits, p=p),
-        mistakes=_top_p_mistakes(ref, logits, p),
+        otherwise=KEPT_SET,
     )
 
 
@@ -425,7 +302,7 @@ def check_top_p_filter_extreme_p_and_ties(student, ref, data, dtype, v, p):
 @given(case=top_p_case(max_v=40, max_rows=6))
 def check_top_p_filter_larger_vocabularies(student, ref, case):
     logits, p = case
-    expect_filtered(student.top_p_filter(logits, p), truth(ref.top_p_filter, logits, p), name="filtered", mistakes=_top_p_mistakes(ref, logits, p))
+    expect_close(student.top_p_filter(logits, p), truth(ref.top_p_filter, logits, p), name="filtered", otherwise=KEPT_SET)
 
 
 # --- sampling --------------------------------------------------------------------------------
@@ -449,14 +326,6 @@ def _safe_u(logits64: torch.Tensor, temperature: float, u: torch.Tensor) -> torc
     return u
 
 
-def _sample_mistakes(ref, logits, temperature, u):
-    variant = ref.sample_token_variant
-    return {
-        "mistake.ch9.sample_token.temperature_multiplies": truth(lambda lg, u: variant(lg, temperature, u, multiply=True), logits, u),
-        "mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: variant(lg, temperature, u, at_least=True), logits, u),
-    }
-
-
 @st.composite
 def sample_case(draw, max_v=8, max_n=6):
     dtype = draw(float_dtypes())
@@ -477,12 +346,11 @@ def sample_case(draw, max_v=8, max_n=6):
 @given(case=sample_case())
 def check_sample_token_inverse_cdf(student, ref, case):
     logits, temperature, u = case
-    expect_exact(
+    expect_close(
         student.sample_token(logits, temperature, u),
         truth(ref.sample_token, logits, temperature, u),
         name="token",
         inputs=dict(logits=logits, temperature=temperature, u=u),
-        mistakes=_sample_mistakes(ref, logits, temperature, u),
     )
 
 
@@ -501,12 +369,11 @@ def check_sample_token_u_on_a_boundary_goes_to_the_next_token(student, ref, data
     else:
         u = steps[data.draw(st.integers(0, v - 1), label="boundary")]
     logits, u = logits.to(dtype), u.to(dtype)
-    expect_exact(
+    expect_close(
         student.sample_token(logits, temperature, u),
         truth(ref.sample_token, logits, temperature, u),
         name="token",
         inputs=dict(logits=logits, temperature=temperature, u=u),
-        mistakes={"mistake.ch9.sample_token.cdf_at_least_u": truth(lambda lg, u: ref.sample_token_variant(lg, temperature, u, at_least=True), logits, u)},
     )
 
 
@@ -518,7 +385,7 @@ def check_sample_token_temperature_zero_is_argmax(student, ref, data, dtype, v, 
     shape = (data.draw(sizes(1, 5), label="n"), v) if batched else (v,)
     logits = (torch.randint(-2, 3, shape, generator=g).double() * 0.5).to(dtype)
     u = torch.rand(shape[:-1], generator=g, dtype=torch.float64).to(dtype)
-    expect_exact(
+    expect_close(
         student.sample_token(logits, 0.0, u),
         torch.argmax(logits, dim=-1),
         name="token",
@@ -553,7 +420,8 @@ def check_sample_token_frequencies_follow_softmax_over_temperature(student, ref,
     u = torch.rand(CHI2_DRAWS, generator=generator(12345), dtype=torch.float64).to(dtype)
     got = student.sample_token(logits, temperature, u)
     expected = truth(ref.sample_token, logits, temperature, u)
-    if not _shaped_alike(got, expected) or not bool(((got >= 0) & (got < logits.shape[-1])).all()):
+    in_range = isinstance(got, torch.Tensor) and got.shape == expected.shape and got.dtype == expected.dtype and bool(((got >= 0) & (got < logits.shape[-1])).all())
+    if not in_range:
         expect_close(got, expected, name="tokens")  # not (N,) int64 ids in range: say so
     counts = torch.bincount(got, minlength=logits.shape[-1]).double()
     probs = torch.softmax(torch.tensor(values, dtype=torch.float64) / temperature, dim=-1)
@@ -571,7 +439,7 @@ def check_sample_token_frequencies_follow_softmax_over_temperature(student, ref,
 @given(case=sample_case(max_v=60, max_n=20))
 def check_sample_token_larger_vocabularies(student, ref, case):
     logits, temperature, u = case
-    expect_exact(student.sample_token(logits, temperature, u), truth(ref.sample_token, logits, temperature, u), name="token", mistakes=_sample_mistakes(ref, logits, temperature, u))
+    expect_close(student.sample_token(logits, temperature, u), truth(ref.sample_token, logits, temperature, u), name="token")
 
 
 # --- perplexity ------------------------------------------------------------------------------
@@ -601,11 +469,6 @@ def _perplexity_truth(logits, targets, ignore_index):
     return truth(run, logits)
 
 
-def _perplexity_mistakes(ref, logits, targets, ignore_index):
-    keys = ("ignored_tokens_counted", "no_exp", "mean_of_sequence_perplexities")
-    return {f"mistake.ch9.perplexity.{k}": truth(lambda lg: ref.perplexity_variant(lg, targets, ignore_index, mistake=k), logits) for k in keys}
-
-
 @exercise("ch9.perplexity", points=2)
 @given(case=lm_case())
 def check_perplexity_matches_cross_entropy_with_ignore_index(student, ref, case):
@@ -615,7 +478,6 @@ def check_perplexity_matches_cross_entropy_with_ignore_index(student, ref, case)
         _perplexity_truth(logits, targets, ignore_index),
         name="perplexity",
         inputs=dict(logits=logits, targets=targets, ignore_index=ignore_index),
-        mistakes=_perplexity_mistakes(ref, logits, targets, ignore_index),
     )
 
 
@@ -672,7 +534,7 @@ def check_perplexity_is_nan_when_every_target_is_ignored(student, ref, case):
 @given(case=lm_case(max_n=6, max_t=20, max_v=40))
 def check_perplexity_larger_batches(student, ref, case):
     logits, targets, ignore_index = case
-    expect_close(student.perplexity(logits, targets, ignore_index), _perplexity_truth(logits, targets, ignore_index), name="perplexity", mistakes=_perplexity_mistakes(ref, logits, targets, ignore_index))
+    expect_close(student.perplexity(logits, targets, ignore_index), _perplexity_truth(logits, targets, ignore_index), name="perplexity")
 
 
 # --- KV cache ------------------------------------------------------------------------------
@@ -698,35 +560,12 @@ def kv_step_case(draw, max_t=5):
     return q, k, v, cache_k, cache_v
 
 
-def _kv_mistakes(q, k, v, cache_k, cache_v):
-    def run(q, k, v, cache_k, cache_v):
-        keys, values = torch.cat([cache_k, k], dim=-2), torch.cat([cache_v, v], dim=-2)
-        out = {
-            "mistake.ch9.kv_cache_attend.no_scaling": (F.scaled_dot_product_attention(q, keys, values, scale=1.0), None, None),
-            "mistake.ch9.kv_cache_attend.prepended": (None, torch.cat([k, cache_k], dim=-2), torch.cat([v, cache_v], dim=-2)),
-        }
-        # attending to the old cache only; with an empty cache, to nothing (zeros)
-        before = F.scaled_dot_product_attention(q, cache_k, cache_v) if cache_k.shape[-2] > 0 else torch.zeros_like(q[..., :1]) * v
-        out["mistake.ch9.kv_cache_attend.attend_before_append"] = (before, None, None)
-        return out
-
-    return truth(run, q, k, v, cache_k, cache_v)
-
-
 def _expect_kv_step(ref, got, q, k, v, cache_k, cache_v, inputs=None, step=""):
-    # the caches given back unchanged show as a shape error: name the mistake first
-    if isinstance(got, (tuple, list)) and len(got) == 3 and all(isinstance(x, torch.Tensor) for x in got):
-        expect(
-            not (got[1].shape == cache_k.shape and got[2].shape == cache_v.shape),
-            "mistake.ch9.kv_cache_attend.old_caches_returned",
-            reveal={"inputs": show(inputs)} if inputs else None,
-        )
     expect_close(
         got,
         truth(ref.kv_cache_attend, q, k, v, cache_k, cache_v),
         name=(f"out{step}", f"cache_k{step}", f"cache_v{step}"),
         inputs=inputs,
-        mistakes=_kv_mistakes(q, k, v, cache_k, cache_v),
     )
 
 
@@ -783,20 +622,6 @@ def check_kv_cache_decoding_longer_sequences(student, ref, case):
 # --- RoPE ------------------------------------------------------------------------------------
 
 
-def _rope_mistakes(ref, x, positions, base):
-    def run(x):
-        variant = ref.rope_variant
-        return {
-            "mistake.ch9.rope.half_split_pairs": variant(x, positions, base, split=True),
-            "mistake.ch9.rope.clockwise": variant(x, positions, base, sign=-1.0),
-            "mistake.ch9.rope.exponent_without_two": variant(x, positions, base, exponent=1.0),
-            "mistake.ch9.rope.positive_exponent": variant(x, positions, base, direction=1.0),
-            "mistake.ch9.rope.ignores_positions": variant(x, torch.arange(x.shape[-2]), base),
-        }
-
-    return truth(run, x)
-
-
 @st.composite
 def rope_case(draw, max_t=5, max_pairs=4, max_position=64):
     dtype = draw(float_dtypes())
@@ -821,7 +646,6 @@ def check_rope_rotates_adjacent_pairs(student, ref, case):
         truth(ref.rope, x, positions, base),
         name="rotated",
         inputs=dict(x=x, positions=positions, base=base),
-        mistakes=_rope_mistakes(ref, x, positions, base),
     )
 
 
@@ -831,7 +655,7 @@ def check_rope_keeps_norms_and_scores_depend_on_relative_position(student, ref, 
     q, positions, base = case
     k = torch.randn(q.shape, generator=generator(seed), dtype=torch.float64).to(q.dtype)
     rq, rk = student.rope(q, positions, base), student.rope(k, positions, base)
-    expect_close(rq, truth(ref.rope, q, positions, base), name="rotated", inputs=dict(x=q, positions=positions, base=base), mistakes=_rope_mistakes(ref, q, positions, base))
+    expect_close(rq, truth(ref.rope, q, positions, base), name="rotated", inputs=dict(x=q, positions=positions, base=base))
     tol = dict(rtol=1e-3, atol=1e-4) if q.dtype == torch.float32 else dict(rtol=1e-9, atol=1e-10)
     # each pair is rotated: the length of every pair, so of every row, is unchanged
     pair_norms = lambda x: x.double().unflatten(-1, (-1, 2)).norm(dim=-1)  # noqa: E731
@@ -850,7 +674,7 @@ def check_rope_long_contexts_and_wide_heads(student, ref, case):
     # float32 angles near 4096 rad carry rounding of ~5e-4 rad (x's dtype, as the
     # contract says), so float32 answers get a looser tolerance
     tol = {"rtol": 3e-3, "atol": 3e-3} if x.dtype == torch.float32 else {}
-    expect_close(student.rope(x, positions, base), truth(ref.rope, x, positions, base), name="rotated", mistakes=_rope_mistakes(ref, x, positions, base), **tol)
+    expect_close(student.rope(x, positions, base), truth(ref.rope, x, positions, base), name="rotated", **tol)
 
 
 # --- LoRA ------------------------------------------------------------------------------------
@@ -874,21 +698,6 @@ def _lora_truth(ref, x, W, b, A, B, alpha):
     return truth(lambda x, W, b, A, B: ref.lora_merged_layer(x, W, b, A, B, alpha), x, W, b, A, B)
 
 
-def _lora_mistakes(ref, x, W, b, A, B, alpha):
-    def run(x, W, b, A, B):
-        variant = ref.lora_forward_variant
-        out = {
-            "mistake.ch9.lora_forward.scaled_by_alpha": variant(x, W, b, A, B, alpha, scale="alpha"),
-            "mistake.ch9.lora_forward.rank_over_alpha": variant(x, W, b, A, B, alpha, scale="r/alpha"),
-            "mistake.ch9.lora_forward.not_scaled": variant(x, W, b, A, B, alpha, scale="1"),
-        }
-        if b is not None:
-            out["mistake.ch9.lora_forward.bias_dropped"] = variant(x, W, b, A, B, alpha, bias=False)
-        return out
-
-    return truth(run, x, W, b, A, B)
-
-
 @exercise("ch9.lora_forward", points=1.5)
 @given(case=lora_case())
 def check_lora_forward_equals_the_merged_layer(student, ref, case):
@@ -898,7 +707,6 @@ def check_lora_forward_equals_the_merged_layer(student, ref, case):
         _lora_truth(ref, x, W, b, A, B, alpha),
         name="y",
         inputs=dict(x=x, W=W, b=b, A=A, B=B, alpha=alpha),
-        mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha),
     )
 
 
@@ -920,7 +728,6 @@ def check_lora_forward_any_leading_dims(student, ref, case):
             _lora_truth(ref, x, W, b, A, B, alpha),
             name="y",
             inputs=dict(x=x, W=W, b=b, A=A, B=B, alpha=alpha),
-            mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha),
         )
     except CheckFailure as failure:
         # a named mistake keeps its message (a crash keeps its own too): otherwise the
@@ -940,7 +747,6 @@ def check_lora_forward_without_bias(student, ref, case):
         _lora_truth(ref, x, W, None, A, B, alpha),
         name="y",
         inputs=dict(x=x, W=W, b=None, A=A, B=B, alpha=alpha),
-        mistakes=_lora_mistakes(ref, x, W, None, A, B, alpha),
     )
 
 
@@ -948,4 +754,4 @@ def check_lora_forward_without_bias(student, ref, case):
 @given(case=lora_case(max_side=24, max_r=8))
 def check_lora_forward_larger_layers(student, ref, case):
     x, W, b, A, B, alpha = case
-    expect_close(student.lora_forward(x, W, b, A, B, alpha), _lora_truth(ref, x, W, b, A, B, alpha), name="y", mistakes=_lora_mistakes(ref, x, W, b, A, B, alpha))
+    expect_close(student.lora_forward(x, W, b, A, B, alpha), _lora_truth(ref, x, W, b, A, B, alpha), name="y")

@@ -376,6 +376,29 @@ def test_lora_forward_equals_linear_with_merged_weight(dtype):
 # ---------------------------------------------------------------------------- stubs
 
 
+def test_the_checks_lora_truth_is_the_merged_layer():
+    # the truth the checks compare with (solutions/mistakes/ch9_llm.py), with and without bias
+    from solutions.mistakes.ch9_llm import lora_merged_layer
+
+    x, W, b, A, B = (_r(*shape, seed=50 + i) for i, shape in enumerate([(2, 3, 6), (5, 6), (5,), (2, 6), (5, 2)]))
+    for bias in (b, None):
+        torch.testing.assert_close(lora_merged_layer(x, W, bias, A, B, 4.0), ref.lora_forward(x, W, bias, A, B, 4.0))
+
+
+def test_every_known_mistake_is_realistic_code_with_a_message():
+    # registered by catalogue key, named like the exercise function it replaces
+    import json
+
+    from solutions.mistakes import entries
+
+    catalogue = json.loads((Path(__file__).resolve().parents[2] / "grader/locales/en/ch9.json").read_text(encoding="utf-8"))
+    found = entries("ch9")
+    assert found
+    for entry in found:
+        assert f"mistake.{entry.key}" in catalogue
+        assert entry.func.__name__ == entry.exercise.split(".", 1)[1]
+
+
 # -------------------------------------------------------------- mutants and variants
 
 
