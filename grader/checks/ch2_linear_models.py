@@ -5,8 +5,10 @@ logistic and softmax regression.
 Expected values come from PyTorch (F.mse_loss, torch.sigmoid,
 F.binary_cross_entropy_with_logits, autograd through F.cross_entropy), from scikit-learn
 (Ridge and LinearRegression, in a hidden check only, so `dlcourse check` does not pay
-for importing it) or the reference, computed in float64. Known mistakes are recomputed
-here so feedback can name them. Where the maths itself is ill-conditioned (a linear
+for importing it) or the reference, computed in float64. Known mistakes are not written
+here: each is student code registered in `solutions/mistakes/ch2_linear_models.py`, and
+`expect_close` names the one a wrong answer matches; the checks add only the forms whose
+message names a parameter (a factor, a condition number). Where the maths itself is ill-conditioned (a linear
 system with a large condition number, scores of magnitude 100 rounded in float32) the
 tolerance grows with the condition, and the check says so.
 """
@@ -49,17 +51,13 @@ def _ridge_condition(X, l2) -> float:
 
 
 def _ridge_mistakes(ref, X, y, l2):
+    """The forms the registered mistakes cannot give: b = 0 whatever the route to w, and
+    l2 scaled by a factor the message names."""
     n = X.shape[0]
-    ridge = ref.ridge_least_squares
-    named = [
-        ("mistake.ch2.linear_regression_fit.bias_penalised", truth(ridge, X, y, l2, penalise_bias=True), {}),
-        ("mistake.ch2.linear_regression_fit.no_intercept", truth(ridge, X, y, l2, intercept=False), {}),
-        ("mistake.ch2.linear_regression_fit.no_intercept", (None, torch.zeros((), dtype=X.dtype)), {}),
-    ]
+    named = [("mistake.ch2.linear_regression_fit.no_intercept", (None, torch.zeros((), dtype=X.dtype)), {})]
     if l2 > 0:
-        named.append(("mistake.ch2.linear_regression_fit.l2_ignored", truth(ridge, X, y, 0.0), {}))
         for factor, label in ((n, f"N = {n}"), (2.0, "2"), (0.5, "1/2"), (1 / n, f"1/N = 1/{n}")):
-            named.append(("mistake.ch2.linear_regression_fit.l2_scale", truth(ridge, X, y, l2 * factor), {"factor": label}))
+            named.append(("mistake.ch2.linear_regression_fit.l2_scale", truth(ref.ridge_least_squares, X, y, l2 * factor), {"factor": label}))
     return named
 
 
@@ -175,16 +173,10 @@ def pairs(draw, max_side: int = 5, ndims=(0, 1, 2, 3), min_side: int = 1):
 def _expect_mse(got, pred, target, public=True):
     if isinstance(got, torch.Tensor) and got.shape == pred.shape and pred.numel() > 1:
         fail("mistake.ch2.mse_loss.shape", {"inputs": diagnose.show(dict(pred=pred, target=target))} if public else None)
-    r = (pred - target).double()
     expected = truth(F.mse_loss, pred, target)
-    named = [
-        ("mistake.ch2.mse_loss.sum", (r * r).sum().to(pred.dtype), {}),
-        ("mistake.ch2.mse_loss.factor", (0.5 * r * r).mean().to(pred.dtype), {"factor": "1/2"}),
-        ("mistake.ch2.mse_loss.factor", (2 * r * r).mean().to(pred.dtype), {"factor": "2"}),
-    ]
-    absolute, root = r.abs().mean(), (r * r).mean().sqrt()
-    if not torch.isclose(absolute, root, rtol=1e-3):  # equal when every |error| is the same
-        named += [("mistake.ch2.mse_loss.absolute", absolute.to(pred.dtype), {}), ("mistake.ch2.mse_loss.root", root.to(pred.dtype), {})]
+    # the factor's forms (the message names the factor); the other mistakes are registered
+    # (with 2 entries the sum is twice the mean: that one is the registered sum)
+    named = [("mistake.ch2.mse_loss.factor", expected * f, {"factor": label}) for f, label in ((0.5, "1/2"), (2.0, "2")) if f != pred.numel()]
     expect_close(got, expected, name="loss", inputs=dict(pred=pred, target=target) if public else None, named=named)
 
 
@@ -206,20 +198,13 @@ def check_mse_loss_larger_tensors_and_scales(student, ref, case, scale):
 
 
 def _gd_mistakes(ref, X, y, lr, steps):
-    n = X.shape[0]
-    gd = ref.mse_gradient_descent
-    named = [
-        ("mistake.ch2.linear_regression_gd.sequential", truth(gd, X, y, lr, steps, sequential=True), {}),
-        ("mistake.ch2.linear_regression_gd.bias", truth(gd, X, y, lr, steps, bias=False), {}),
-        ("mistake.ch2.linear_regression_gd.steps", truth(gd, X, y, lr, steps + 1), {}),
-    ]
-    if n > 1:
-        named.append(("mistake.ch2.linear_regression_gd.sum_gradient", truth(gd, X, y, lr, steps, scale=n), {}))
-    if steps > 0:
-        named.append(("mistake.ch2.linear_regression_gd.steps", truth(gd, X, y, lr, steps - 1), {}))
+    """The forms the registered mistakes cannot give: one step too many or too few, and
+    the gradient scaled by a factor the message names (the same as lr scaled by it)."""
+    gd = ref.linear_regression_gd
+    named = [("mistake.ch2.linear_regression_gd.steps", truth(gd, X, y, lr, k), {}) for k in (steps + 1, steps - 1) if k >= 0]
     for scale, label in ((0.5, "1/2"), (2.0, "2")):
-        named.append(("mistake.ch2.linear_regression_gd.factor", truth(gd, X, y, lr, steps, scale=scale), {"factor": label}))
-    named.append(("mistake.ch2.linear_regression_gd.ascent", truth(gd, X, y, lr, steps, scale=-1.0), {}))
+        if scale != X.shape[0]:  # with N = 2 the gradient times 2 is the registered sum_gradient
+            named.append(("mistake.ch2.linear_regression_gd.factor", truth(gd, X, y, lr * scale, steps), {"factor": label}))
     return named
 
 
@@ -279,9 +264,6 @@ def check_linear_regression_gd_long_run(student, ref, case, steps):
 
 
 def _expect_sigmoid(ref, got, x, public=True, tails=False):
-    """The mistakes in the input's dtype: that is where exp() overflows and 1 - p cancels."""
-    e = torch.exp(x)
-    p = 1.0 / (1.0 + torch.exp(-x.abs()))
     # in the tails: relative accuracy even where sigmoid(x) is tiny, down to a few units
     # of the smallest subnormal number (float32 sigmoid(-100) = 3.8e-44 is representable)
     tol = {"rtol": 32 * EPS[x.dtype], "atol": 4 * torch.finfo(x.dtype).tiny * EPS[x.dtype]} if tails else {}
@@ -290,14 +272,6 @@ def _expect_sigmoid(ref, got, x, public=True, tails=False):
         truth(ref.sigmoid_with_subnormal_tail, x),  # torch.sigmoid flushes float64 sigmoid(-740) to 0
         name="out",
         inputs=dict(x=x) if public else None,
-        mistakes={
-            "mistake.ch2.sigmoid.overflow": e / (1.0 + e),
-            "mistake.ch2.sigmoid.sign": truth(torch.sigmoid, -x),
-        },
-        named=[
-            ("mistake.ch2.sigmoid.tail_precision", torch.where(x >= 0, p, 1.0 - p), {}),
-            ("mistake.ch2.sigmoid.tail_precision", 1.0 / (1.0 + torch.exp(-x)), {}),
-        ],
         **tol,
     )
 
@@ -333,20 +307,6 @@ def bce_case(draw, max_side: int = 5, scale: float = 3.0):
     return logits, targets
 
 
-def _bce_mistakes(z, t):
-    def run(z, t):
-        hard = torch.where(t > 0.5, F.softplus(-z), F.softplus(z))
-        return {
-            "mistake.ch2.bce_with_logits.sum": F.binary_cross_entropy_with_logits(z, t, reduction="sum"),
-            "mistake.ch2.bce_with_logits.soft_targets": hard.mean(),
-            "mistake.ch2.bce_with_logits.sign": (z.clamp(min=0) + z * t + torch.log1p(torch.exp(-z.abs()))).mean(),
-        }
-
-    p = 1.0 / (1.0 + torch.exp(-z))  # in the input's dtype: where log(p) reaches log(0)
-    unstable = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
-    return {**truth(run, z, t), "mistake.ch2.bce_with_logits.log_of_probability": unstable}
-
-
 @exercise("ch2.bce_with_logits", points=2)
 @given(case=bce_case())
 def check_bce_with_logits_matches_pytorch(student, ref, case):
@@ -356,7 +316,6 @@ def check_bce_with_logits_matches_pytorch(student, ref, case):
         truth(F.binary_cross_entropy_with_logits, z, t),
         name="loss",
         inputs=dict(logits=z, targets=t),
-        mistakes=_bce_mistakes(z, t),
     )
 
 
@@ -371,7 +330,6 @@ def check_bce_with_logits_stable_for_large_logits(student, ref, case, big):
         lambda logits, targets: truth(F.binary_cross_entropy_with_logits, logits, targets),
         dict(logits=z, targets=t),
         name="loss",
-        per_dtype=lambda logits, targets: dict(mistakes=_bce_mistakes(logits, targets)),
     )
 
 
@@ -379,7 +337,7 @@ def check_bce_with_logits_stable_for_large_logits(student, ref, case, big):
 @given(case=bce_case(max_side=10, scale=30.0))
 def check_bce_with_logits_larger_tensors(student, ref, case):
     z, t = case
-    expect_close(student.bce_with_logits(z, t), truth(F.binary_cross_entropy_with_logits, z, t), name="loss", mistakes=_bce_mistakes(z, t))
+    expect_close(student.bce_with_logits(z, t), truth(F.binary_cross_entropy_with_logits, z, t), name="loss")
 
 
 # --- logistic and softmax regression ---------------------------------------------------------------
@@ -418,23 +376,6 @@ def logistic_case(draw, max_n: int = 6, max_d: int = 4, scale: float = 1.0):
     return X, y, w, b
 
 
-def _logistic_mistakes(X, y, w, b, expected):
-    n = X.shape[0]
-    loss, dw, db = expected
-    no_bias = _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, torch.zeros_like(b))
-    z = X @ w + b
-    p = 1.0 / (1.0 + torch.exp(-z))  # the loss through probabilities, in the input's dtype
-    named = [
-        ("mistake.ch2.logistic_regression_grad.sign", (None, -dw, -db), {}),
-        ("mistake.ch2.logistic_regression_grad.bias", no_bias, {}),
-        ("mistake.ch2.logistic_regression_grad.loss", (-(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean(), None, None), {}),
-        ("mistake.ch2.logistic_regression_grad.loss", (loss * n, None, None), {}),
-    ]
-    if n > 1:
-        named.insert(0, ("mistake.ch2.logistic_regression_grad.not_mean", (None, dw * n, db * n), {}))
-    return named
-
-
 def _logistic_causes(X, y, w, b) -> dict:
     """(loss, dw, db) through probabilities, in the input's dtype: p = sigmoid(z) rounded
     to 0 or 1 then log(p) (NaN from 0 * log(0)), or p = e^z / (1 + e^z) overflowing."""
@@ -448,16 +389,13 @@ def _logistic_causes(X, y, w, b) -> dict:
     return {"mistake.stability.log_of_underflow": through(torch.sigmoid(z)), "mistake.stability.no_max_shift": through(e / (1 + e))}
 
 
-def _expect_logistic(student, X, y, w, b, public=True, **tol):
-    expected = _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b)
+def _expect_logistic(student, X, y, w, b, public=True):
     expect_close(
         student.logistic_regression_grad(X, y, w, b),
-        expected,
+        _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b),
         name=("loss", "dw", "db"),
         inputs=dict(X=X, y=y, w=w, b=b) if public else None,
         batch=X.shape[0],
-        named=_logistic_mistakes(X, y, w, b, expected),
-        **tol,
     )
 
 
@@ -479,11 +417,7 @@ def check_logistic_regression_grad_large_scores(student, ref, case, big):
         dict(X=X, y=y, w=w, b=b),
         name=("loss", "dw", "db"),
         batch=X.shape[0],
-        per_dtype=lambda X, y, w, b: dict(
-            named=_logistic_mistakes(X, y, w, b, _autograd_loss(F.binary_cross_entropy_with_logits, X, y, w, b)),
-            causes=_logistic_causes(X, y, w, b),
-            **_score_tolerance(X, w, b),
-        ),
+        per_dtype=lambda X, y, w, b: dict(causes=_logistic_causes(X, y, w, b), **_score_tolerance(X, w, b)),
     )
 
 
@@ -504,42 +438,13 @@ def softmax_case(draw, max_n: int = 6, max_d: int = 4, max_c: int = 5, scale: fl
     return X, y, W, b
 
 
-def _softmax_mistakes(X, y, W, b, expected):
-    n, c = X.shape[0], W.shape[1]
-    loss, dW, db = expected
-
-    def run(X, W, b):
-        P = torch.softmax(X @ W + b, dim=1)
-        return X.T @ P / n, P.sum(0) / n
-
-    dW_no_y, db_no_y = truth(run, X, W, b)
-    s = X @ W + b
-    e = torch.exp(s)  # the unshifted softmax, in the input's dtype
-    P = e / e.sum(dim=1, keepdim=True)
-    unstable_ds = (P - F.one_hot(y, c).to(X.dtype)) / n
-    named = [
-        ("mistake.ch2.softmax_regression_grad.sign", (None, -dW, -db), {}),
-        ("mistake.ch2.softmax_regression_grad.no_one_hot", (None, dW_no_y, db_no_y), {}),
-        ("mistake.ch2.softmax_regression_grad.no_max_shift", (-torch.log(P[torch.arange(n), y]).mean(), X.T @ unstable_ds, unstable_ds.sum(0)), {}),
-        ("mistake.ch2.softmax_regression_grad.loss", (loss * n, None, None), {}),
-    ]
-    if n > 1:
-        named.insert(0, ("mistake.ch2.softmax_regression_grad.not_mean", (None, dW * n, db * n), {}))
-    if dW.shape[0] == dW.shape[1] and dW.shape[0] > 1:
-        named.append(("mistake.ch2.softmax_regression_grad.transposed", (None, dW.T, None), {}))
-    return named
-
-
-def _expect_softmax(student, X, y, W, b, public=True, **tol):
-    expected = _autograd_loss(F.cross_entropy, X, y, W, b)
+def _expect_softmax(student, X, y, W, b, public=True):
     expect_close(
         student.softmax_regression_grad(X, y, W, b),
-        expected,
+        _autograd_loss(F.cross_entropy, X, y, W, b),
         name=("loss", "dW", "db"),
         inputs=dict(X=X, y=y, W=W, b=b) if public else None,
         batch=X.shape[0],
-        named=_softmax_mistakes(X, y, W, b, expected),
-        **tol,
     )
 
 
@@ -561,10 +466,7 @@ def check_softmax_regression_grad_large_scores(student, ref, case, big):
         dict(X=X, y=y, W=W, b=b),
         name=("loss", "dW", "db"),
         batch=X.shape[0],
-        per_dtype=lambda X, y, W, b: dict(
-            named=_softmax_mistakes(X, y, W, b, _autograd_loss(F.cross_entropy, X, y, W, b)),
-            **_score_tolerance(X, W, b),
-        ),
+        per_dtype=lambda X, y, W, b: _score_tolerance(X, W, b),
     )
 
 
