@@ -1,14 +1,17 @@
 """Checks for chapter 10: generative models (VAE, GAN, diffusion).
 
 Expected values come from PyTorch built-ins (`torch.distributions.kl_divergence`,
-`F.binary_cross_entropy_with_logits`, `torch.linspace`), from the closed forms written
-out independently here (improved-diffusion's cosine loop, the Gaussian posterior of
-q(x_{t-1} | x_t, x_0) by conditioning), all in float64. Known mistakes are recomputed
-so feedback can name them. The train exercise is graded by an energy distance to
-held-out two-moons points against a Gaussian fitted to the training points; the moons
-are drawn afresh for every grading run and turned, scaled and moved by a transform the
-student cannot know (a secret drawn per run), so scikit-learn's own moons score nothing,
-and samples that copy training points score nothing either.
+`F.binary_cross_entropy_with_logits`, `torch.linspace`) and from closed forms written out
+independently of the references (improved-diffusion's cosine loop, the Gaussian posterior
+of q(x_{t-1} | x_t, x_0) by conditioning), all in float64 and computed with the known
+mistakes' outputs by `solutions/mistakes/ch10_generative.py` through `ref` (a student
+release ships their recorded outputs, not the code). The losses follow the contract's
+stability rule (`expect_stable`: finite and right for extreme logits in float64 and
+float32). The train exercise is graded by an energy distance to held-out two-moons points
+against a Gaussian fitted to the training points; the moons are drawn afresh for every
+grading run and turned, scaled and moved by a transform the student cannot know (a secret
+drawn per run), so scikit-learn's own moons score nothing, and samples that copy training
+points score nothing either.
 """
 
 from __future__ import annotations
@@ -16,17 +19,15 @@ from __future__ import annotations
 import math
 import secrets
 from functools import lru_cache
+from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from torch.distributions import Normal, kl_divergence
-from torch.distributions.transforms import AffineTransform
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import expect, expect_close, fail, partial_credit
+from grader.compare import expect, expect_close, expect_stable, fail, partial_credit
 from grader.precision import truth
 from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
 
@@ -68,11 +69,6 @@ def expect_loss(got: object, expected: torch.Tensor, **kwargs: object) -> None:
     expect_close(got, expected, **kwargs)
 
 
-def _bshape(x: torch.Tensor) -> tuple[int, ...]:
-    """(N, 1, ..., 1): a per-sample coefficient that broadcasts over x's other dims."""
-    return (-1,) + (1,) * (x.dim() - 1)
-
-
 # --- VAE: reparameterisation and KL ------------------------------------------------------
 
 
@@ -93,33 +89,16 @@ def reparameterize_case(draw, shape=None, logvar_scale: float = 1.5):
     return mu, logvar, eps
 
 
-def _reparameterize_mistakes(mu, logvar, eps):
-    def run(mu, logvar, eps):
-        return {
-            "mistake.ch10.reparameterize.variance_as_std": mu + torch.exp(logvar) * eps,
-            "mistake.ch10.reparameterize.logvar_as_std": mu + logvar * eps,
-            "mistake.ch10.reparameterize.inverse_std": mu + torch.exp(-0.5 * logvar) * eps,
-            "mistake.ch10.reparameterize.missing_mu": torch.exp(0.5 * logvar) * eps,
-        }
-
-    return truth(run, mu, logvar, eps)
-
-
-def _affine_normal(mu, logvar, eps):
-    """z = loc + scale * eps: the affine map that turns N(0, 1) draws into N(mu, sigma^2)."""
-    return AffineTransform(loc=mu, scale=torch.exp(logvar).sqrt())(eps)
-
-
 @exercise("ch10.reparameterize", points=1)
 @given(case=reparameterize_case())
 def check_reparameterize_is_mu_plus_sigma_eps(student, ref, case):
     mu, logvar, eps = case
     expect_close(
         student.reparameterize(mu, logvar, eps),
-        truth(_affine_normal, mu, logvar, eps),
+        truth(ref.reparameterize_by_affine_transform, mu, logvar, eps),
         name="z",
         inputs=dict(mu=mu, logvar=logvar, eps=eps),
-        mistakes=lambda: _reparameterize_mistakes(mu, logvar, eps),
+        mistakes=truth(ref.reparameterize_mistake_outputs, mu, logvar, eps),
     )
 
 
@@ -129,39 +108,21 @@ def check_reparameterize_large_batches_and_variances(student, ref, case):
     mu, logvar, eps = case
     expect_close(
         student.reparameterize(mu, logvar, eps),
-        truth(_affine_normal, mu, logvar, eps),
+        truth(ref.reparameterize_by_affine_transform, mu, logvar, eps),
         name="z",
-        mistakes=lambda: _reparameterize_mistakes(mu, logvar, eps),
+        mistakes=truth(ref.reparameterize_mistake_outputs, mu, logvar, eps),
     )
 
 
 @st.composite
-def kl_case(draw, min_n: int = 2, max_n: int = 5, max_l: int = 6, logvar_scale: float = 1.5):
+def kl_case(draw, min_n: int = 2, max_n: int = 5, max_l: int = 6, logvar_scale: float = 1.5, images: bool = False):
+    """(mu, logvar) of shape (N, L), or (N, C, H, W) with `images` (the docstring's latent
+    with several non-batch dims, summed over all of them)."""
     dtype = draw(float_dtypes())
-    n, latent = draw(sizes(min_n, max_n)), draw(sizes(1, max_l))
-    mu, logvar = draw(tensor_set([(n, latent)] * 2, dtype, (1.5, logvar_scale), edges=ZEROS))
+    n = draw(sizes(min_n, max_n))
+    shape = (n, draw(sizes(1, 3)), draw(sizes(1, 3)), draw(sizes(2, 3))) if images else (n, draw(sizes(1, max_l)))
+    mu, logvar = draw(tensor_set([shape] * 2, dtype, (1.5, logvar_scale), edges=ZEROS))
     return mu, logvar
-
-
-def _kl_truth(mu, logvar):
-    def run(mu, logvar):
-        q = Normal(mu, torch.exp(0.5 * logvar))
-        return kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).sum(dim=-1)
-
-    return truth(run, mu, logvar)
-
-
-def _kl_mistakes(mu, logvar):
-    def run(mu, logvar):
-        per_dim = 1 + logvar - mu**2 - torch.exp(logvar)
-        return {
-            "mistake.ch10.gaussian_kl.sign_flipped": 0.5 * per_dim.sum(-1),
-            "mistake.ch10.gaussian_kl.mean_over_latent": -0.5 * per_dim.mean(-1),
-            "mistake.ch10.gaussian_kl.missing_half": -per_dim.sum(-1),
-            "mistake.ch10.gaussian_kl.missing_one": -0.5 * (per_dim - 1).sum(-1),
-        }
-
-    return truth(run, mu, logvar)
 
 
 def _expect_per_example(got: object, n: int) -> None:
@@ -170,19 +131,23 @@ def _expect_per_example(got: object, n: int) -> None:
         fail("mistake.ch10.gaussian_kl.wrong_shape", name="kl", got=tuple(got.shape), expected=(n,))
 
 
-@exercise("ch10.gaussian_kl", points=1)
-@given(case=kl_case())
-def check_gaussian_kl_matches_torch_distributions(student, ref, case):
-    mu, logvar = case
+def _check_gaussian_kl(student, ref, mu, logvar, public: bool = True) -> None:
     got = student.gaussian_kl(mu, logvar)
     _expect_per_example(got, mu.shape[0])
     expect_close(
         got,
-        _kl_truth(mu, logvar),
+        truth(ref.kl_by_torch_distributions, mu, logvar),
         name="kl",
-        inputs=dict(mu=mu, logvar=logvar),
-        mistakes=lambda: _kl_mistakes(mu, logvar),
+        inputs=dict(mu=mu, logvar=logvar) if public else None,
+        batch=None if public else mu.shape[0],
+        mistakes=truth(ref.kl_mistake_outputs, mu, logvar),
     )
+
+
+@exercise("ch10.gaussian_kl", points=1)
+@given(case=kl_case())
+def check_gaussian_kl_matches_torch_distributions(student, ref, case):
+    _check_gaussian_kl(student, ref, *case)
 
 
 @exercise("ch10.gaussian_kl", points=1)
@@ -192,18 +157,20 @@ def check_gaussian_kl_is_zero_at_the_prior(student, ref, case):
     # the first row is the prior itself (mu = 0, logvar = 0): its KL is exactly 0
     mu, logvar = mu.clone(), logvar.clone()
     mu[0], logvar[0] = 0.0, 0.0
-    got = student.gaussian_kl(mu, logvar)
-    _expect_per_example(got, mu.shape[0])
-    expect_close(got, _kl_truth(mu, logvar), name="kl", inputs=dict(mu=mu, logvar=logvar), mistakes=lambda: _kl_mistakes(mu, logvar))
+    _check_gaussian_kl(student, ref, mu, logvar)
+
+
+@exercise("ch10.gaussian_kl", points=1)
+@given(case=kl_case(images=True))
+def check_gaussian_kl_sums_over_every_latent_dim_of_an_image_latent(student, ref, case):
+    # the docstring: a latent (N, C, H, W) is summed over all its non-batch dims
+    _check_gaussian_kl(student, ref, *case)
 
 
 @exercise("ch10.gaussian_kl", points=1, hidden=True)
 @given(case=kl_case(min_n=1, max_n=24, max_l=48, logvar_scale=5.0))
 def check_gaussian_kl_wide_latents_and_extreme_variances(student, ref, case):
-    mu, logvar = case
-    got = student.gaussian_kl(mu, logvar)
-    _expect_per_example(got, mu.shape[0])
-    expect_close(got, _kl_truth(mu, logvar), name="kl", batch=mu.shape[0], mistakes=lambda: _kl_mistakes(mu, logvar))
+    _check_gaussian_kl(student, ref, *case, public=False)
 
 
 # --- VAE loss ------------------------------------------------------------------------------
@@ -222,94 +189,57 @@ def vae_case(draw, data_shape, logit_scale: float = 3.0, binary=None):
     return x, logits, mu, logvar
 
 
-def _vae_truth(x, logits, mu, logvar):
-    def run(x, logits, mu, logvar):
-        n = x.shape[0]
-        nll = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
-        kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
-        return nll + kl.mean()
-
-    return truth(run, x, logits, mu, logvar)
-
-
-def _vae_mistakes(x, logits, mu, logvar):
-    def run(x, logits, mu, logvar):
-        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")  # (N, ...)
-        per_dim_kl = -0.5 * (1 + logvar - mu**2 - torch.exp(logvar))  # (N, L)
-        kl = per_dim_kl.sum(-1)
-        nll = bce.flatten(1).sum(1)  # (N,)
-        out = {
-            "mistake.ch10.vae_loss.mean_over_pixels": bce.mean() + kl.mean(),
-            "mistake.ch10.vae_loss.forgot_kl": nll.mean(),
-            "mistake.ch10.vae_loss.sum_over_batch": (nll + kl).sum(),
-            "mistake.ch10.vae_loss.targets_swapped": (F.softplus(x) - x * logits).flatten(1).sum(1).mean() + kl.mean(),
-            "mistake.ch10.vae_loss.kl_averaged": nll.mean() + per_dim_kl.mean(-1).mean(),
-            "mistake.ch10.vae_loss.kl_subtracted": nll.mean() - kl.mean(),
-        }
-        if x.dim() > 2:
-            out["mistake.ch10.vae_loss.last_dim_only"] = bce.sum(-1).mean() + kl.mean()
-        return out
-
-    return truth(run, x, logits, mu, logvar)
+def _check_vae_loss(student, ref, x, logits, mu, logvar, public: bool = True) -> None:
+    expect_loss(
+        student.vae_loss(x, logits, mu, logvar),
+        truth(ref.vae_loss_by_torch, x, logits, mu, logvar),
+        name="loss",
+        inputs=dict(x=x, recon_logits=logits, mu=mu, logvar=logvar) if public else None,
+        batch=x.shape[0],
+        mistakes=truth(ref.vae_loss_mistake_outputs, x, logits, mu, logvar),
+    )
 
 
 @exercise("ch10.vae_loss", points=2)
 @given(case=vae_case(st.tuples(sizes(1, 5), sizes(1, 6))))
 def check_vae_loss_on_flat_vectors(student, ref, case):
-    x, logits, mu, logvar = case
-    expect_loss(
-        student.vae_loss(x, logits, mu, logvar),
-        _vae_truth(x, logits, mu, logvar),
-        name="loss",
-        inputs=dict(x=x, recon_logits=logits, mu=mu, logvar=logvar),
-        batch=x.shape[0],
-        mistakes=lambda: _vae_mistakes(x, logits, mu, logvar),
-    )
+    _check_vae_loss(student, ref, *case)
 
 
 @exercise("ch10.vae_loss", points=1)
 @given(case=vae_case(st.sampled_from([(2, 1, 8, 8), (3, 1, 8, 8), (2, 3, 4, 5), (4, 2, 3)])))
 def check_vae_loss_sums_over_every_pixel_of_an_image(student, ref, case):
-    x, logits, mu, logvar = case
-    expect_loss(
-        student.vae_loss(x, logits, mu, logvar),
-        _vae_truth(x, logits, mu, logvar),
-        name="loss",
-        inputs=dict(x=x, recon_logits=logits, mu=mu, logvar=logvar),
-        batch=x.shape[0],
-        mistakes=lambda: _vae_mistakes(x, logits, mu, logvar),
-    )
+    _check_vae_loss(student, ref, *case)
 
 
 @exercise("ch10.vae_loss", points=1)
 @given(
-    case=vae_case(st.tuples(sizes(1, 4), sizes(2, 6)), logit_scale=1.0, binary=True),
+    case=vae_case(st.tuples(sizes(1, 4), sizes(2, 6)), logit_scale=1.0),
     big=st.sampled_from([100.0, 1000.0]),
 )
 def check_vae_loss_finite_for_confident_decoders(student, ref, case, big):
     x, logits, mu, logvar = case
-    # confident logits of magnitude about `big`, some right and some wrong
+    # confident logits of magnitude about `big`, some right and some wrong: the true loss
+    # is finite (about `big` per wrong pixel); the stability rule of the contract. Soft
+    # targets tell log(sigmoid) (inf) from exp(l) / (1 + exp(l)) (NaN) apart; binary ones
+    # give NaN either way (0 * log 0), named after the first, more common, mistake
     logits = torch.sign(logits) * big + logits
-    expect_loss(
-        student.vae_loss(x, logits, mu, logvar),
-        _vae_truth(x, logits, mu, logvar),
+    expect_stable(
+        student.vae_loss,
+        lambda x, recon_logits, mu, logvar: truth(ref.vae_loss_by_torch, x, recon_logits, mu, logvar),
+        dict(x=x, recon_logits=logits, mu=mu, logvar=logvar),
         name="loss",
-        inputs=dict(x=x, recon_logits=logits, mu=mu, logvar=logvar),
-        mistakes=lambda: _vae_mistakes(x, logits, mu, logvar),
+        per_dtype=lambda x, recon_logits, mu, logvar: dict(
+            mistakes=truth(ref.vae_loss_mistake_outputs, x, recon_logits, mu, logvar),
+            causes=ref.vae_loss_causes(x, recon_logits, mu, logvar),
+        ),
     )
 
 
 @exercise("ch10.vae_loss", points=1, hidden=True)
 @given(case=vae_case(st.tuples(sizes(6, 24), sizes(1, 3), sizes(4, 8), sizes(4, 8)), logit_scale=5.0))
 def check_vae_loss_larger_image_batches(student, ref, case):
-    x, logits, mu, logvar = case
-    expect_loss(
-        student.vae_loss(x, logits, mu, logvar),
-        _vae_truth(x, logits, mu, logvar),
-        name="loss",
-        batch=x.shape[0],
-        mistakes=lambda: _vae_mistakes(x, logits, mu, logvar),
-    )
+    _check_vae_loss(student, ref, *case, public=False)
 
 
 # --- GAN losses ------------------------------------------------------------------------------
@@ -326,75 +256,46 @@ def gan_case(draw, max_n: int = 6, scale: float = 3.0):
     return real, fake
 
 
-def _bce(logits, target):
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
-
-
-def _discriminator_truth(real, fake):
-    return truth(lambda r, f: _bce(r, 1) + _bce(f, 0), real, fake)
-
-
-def _discriminator_mistakes(real, fake):
-    def run(r, f):
-        expected = _bce(r, 1) + _bce(f, 0)
-        return {
-            "mistake.ch10.gan_discriminator_loss.labels_swapped": _bce(r, 0) + _bce(f, 1),
-            "mistake.ch10.gan_discriminator_loss.averaged_halves": 0.5 * expected,
-            "mistake.ch10.gan_discriminator_loss.single_mean": (F.softplus(-r).sum() + F.softplus(f).sum()) / (r.numel() + f.numel()),
-        }
-
-    return truth(run, real, fake)
+def _check_discriminator(student, ref, real, fake, public: bool = True) -> None:
+    expect_loss(
+        student.gan_discriminator_loss(real, fake),
+        truth(ref.discriminator_loss_by_bce, real, fake),
+        name="loss",
+        inputs=dict(real_logits=real, fake_logits=fake) if public else None,
+        mistakes=truth(ref.discriminator_mistake_outputs, real, fake),
+    )
 
 
 @exercise("ch10.gan_discriminator_loss", points=2)
 @given(case=gan_case())
 def check_gan_discriminator_loss_matches_bce_with_logits(student, ref, case):
-    real, fake = case
-    expect_loss(
-        student.gan_discriminator_loss(real, fake),
-        _discriminator_truth(real, fake),
-        name="loss",
-        inputs=dict(real_logits=real, fake_logits=fake),
-        mistakes=lambda: _discriminator_mistakes(real, fake),
-    )
+    _check_discriminator(student, ref, *case)
 
 
 @exercise("ch10.gan_discriminator_loss", points=1)
 @given(case=gan_case(scale=0.5), big=st.sampled_from([100.0, 1000.0]), right=st.booleans())
 def check_gan_discriminator_loss_finite_for_confident_logits(student, ref, case, big, right):
     real, fake = case
-    # a confident discriminator, right (real >> 0, fake << 0) or wrong (the reverse)
+    # a confident discriminator, right (real >> 0, fake << 0) or wrong (the reverse): the
+    # true loss is finite either way; the stability rule of the contract
     sign = 1.0 if right else -1.0
     real, fake = real + sign * big, fake - sign * big
-    expect_loss(
-        student.gan_discriminator_loss(real, fake),
-        _discriminator_truth(real, fake),
+    expect_stable(
+        student.gan_discriminator_loss,
+        lambda real_logits, fake_logits: truth(ref.discriminator_loss_by_bce, real_logits, fake_logits),
+        dict(real_logits=real, fake_logits=fake),
         name="loss",
-        inputs=dict(real_logits=real, fake_logits=fake),
-        mistakes=lambda: _discriminator_mistakes(real, fake),
+        per_dtype=lambda real_logits, fake_logits: dict(
+            mistakes=truth(ref.discriminator_mistake_outputs, real_logits, fake_logits),
+            causes=ref.discriminator_loss_causes(real_logits, fake_logits),
+        ),
     )
 
 
 @exercise("ch10.gan_discriminator_loss", points=1, hidden=True)
 @given(case=gan_case(max_n=64, scale=10.0))
 def check_gan_discriminator_loss_large_unequal_batches(student, ref, case):
-    real, fake = case
-    expect_loss(student.gan_discriminator_loss(real, fake), _discriminator_truth(real, fake), name="loss", mistakes=lambda: _discriminator_mistakes(real, fake))
-
-
-def _generator_truth(fake):
-    return truth(lambda f: _bce(f, 1), fake)
-
-
-def _generator_mistakes(fake):
-    def run(f):
-        return {
-            "mistake.ch10.gan_generator_loss.saturating": -F.softplus(f).mean(),
-            "mistake.ch10.gan_generator_loss.wrong_target": F.softplus(f).mean(),
-            "mistake.ch10.gan_generator_loss.sum_not_mean": F.softplus(-f).sum(),
-        }
-
-    return truth(run, fake)
+    _check_discriminator(student, ref, *case, public=False)
 
 
 @st.composite
@@ -402,16 +303,20 @@ def fake_logits(draw, max_n: int = 6, scale: float = 3.0):
     return draw(tensors(logit_shapes(max_n), draw(float_dtypes()), scale=scale, edges=ZEROS))
 
 
+def _check_generator(student, ref, fake, public: bool = True, got: object = None) -> None:
+    expect_loss(
+        student.gan_generator_loss(fake) if got is None else got,
+        truth(ref.generator_loss_by_bce, fake),
+        name="loss",
+        inputs=dict(fake_logits=fake) if public else None,
+        mistakes=truth(ref.generator_mistake_outputs, fake),
+    )
+
+
 @exercise("ch10.gan_generator_loss", points=1)
 @given(fake=fake_logits())
 def check_gan_generator_loss_is_bce_with_target_one(student, ref, fake):
-    expect_loss(
-        student.gan_generator_loss(fake),
-        _generator_truth(fake),
-        name="loss",
-        inputs=dict(fake_logits=fake),
-        mistakes=lambda: _generator_mistakes(fake),
-    )
+    _check_generator(student, ref, fake)
 
 
 @exercise("ch10.gan_generator_loss", points=1)
@@ -428,13 +333,31 @@ def check_gan_generator_loss_keeps_its_gradient_when_the_fakes_are_rejected(stud
         slope = float(shifted) - float(got)
         reveal = {"inputs": diagnose.show(dict(fake_logits=fake))}
         expect(slope < -0.5, "mistake.ch10.gan_generator_loss.flat_when_rejected", reveal, big=big, slope=slope)
-    expect_loss(got, _generator_truth(fake), name="loss", inputs=dict(fake_logits=fake), mistakes=lambda: _generator_mistakes(fake))
+    _check_generator(student, ref, fake, got=got)
+
+
+@exercise("ch10.gan_generator_loss", points=1)
+@given(fake=fake_logits(scale=1.0), big=st.sampled_from([100.0, 1000.0]))
+def check_gan_generator_loss_finite_for_extreme_logits(student, ref, fake, big):
+    # every |logit| above `big`, of either sign: the true loss is finite (about `big` per
+    # rejected fake); the stability rule of the contract, in float64 and float32
+    fake = torch.where(fake >= 0, fake + 1, fake - 1) * big
+    expect_stable(
+        student.gan_generator_loss,
+        lambda fake_logits: truth(ref.generator_loss_by_bce, fake_logits),
+        dict(fake_logits=fake),
+        name="loss",
+        per_dtype=lambda fake_logits: dict(
+            mistakes=truth(ref.generator_mistake_outputs, fake_logits),
+            causes=ref.generator_loss_causes(fake_logits),
+        ),
+    )
 
 
 @exercise("ch10.gan_generator_loss", points=1, hidden=True)
 @given(fake=fake_logits(max_n=64, scale=20.0))
 def check_gan_generator_loss_large_batches_and_logits(student, ref, fake):
-    expect_loss(student.gan_generator_loss(fake), _generator_truth(fake), name="loss", mistakes=lambda: _generator_mistakes(fake))
+    _check_generator(student, ref, fake, public=False)
 
 
 # --- noise schedules -------------------------------------------------------------------------
@@ -450,16 +373,6 @@ def _expect_T_betas(got: object, T: int) -> None:
     """T + 1 values of alpha_bar give T betas: T - 1 or T + 1 of them is an off-by-one."""
     if _is_tensor_of(got) and tuple(got.shape) in ((T - 1,), (T + 1,)):
         fail("mistake.ch10.cosine_beta_schedule.off_by_one", name="betas", got=tuple(got.shape), expected=(T,))
-
-
-def _linear_mistakes(T, start, end):
-    t = torch.arange(T, dtype=torch.float64)
-    # dividing by T - 1 gives 0 / 0 = nan for T = 1
-    by_T_minus_1 = start + (end - start) * t / (T - 1) if T > 1 else torch.full((1,), math.nan, dtype=torch.float64)
-    return {
-        "mistake.ch10.linear_beta_schedule.end_excluded": start + (end - start) * t / T,
-        "mistake.ch10.linear_beta_schedule.divides_by_T_minus_1": by_T_minus_1,
-    }
 
 
 @exercise("ch10.linear_beta_schedule", points=1)
@@ -480,7 +393,7 @@ def check_linear_beta_schedule_matches_linspace(student, ref, T, ends):
         torch.linspace(start, end, T, dtype=torch.float64),
         name="betas",
         inputs=dict(T=T, beta_start=start, beta_end=end),
-        mistakes=lambda: _linear_mistakes(T, start, end),
+        mistakes=ref.linear_schedule_mistake_outputs(T, start, end),
     )
 
 
@@ -495,33 +408,8 @@ def check_linear_beta_schedule_single_step_and_defaults(student, ref, T, default
         torch.linspace(start, end, T, dtype=torch.float64),
         name="betas",
         inputs=dict(T=T, beta_start=start, beta_end=end),
-        mistakes=lambda: _linear_mistakes(T, start, end),
+        mistakes=ref.linear_schedule_mistake_outputs(T, start, end),
     )
-
-
-def _cosine_closed_form(T: int, s: float, squared: bool = True, offset: bool = True, ratio: bool = True, clip: bool = True) -> torch.Tensor:
-    """Nichol and Dhariwal's betas, written as improved-diffusion's `betas_for_alpha_bar`
-    loop; the switches give the usual mistakes."""
-    s_used = s if offset else 0.0
-
-    def alpha_bar(u: float) -> float:
-        c = math.cos((u + s_used) / (1 + s_used) * math.pi / 2)
-        return c * c if squared else c
-
-    betas = []
-    for i in range(T):
-        b = 1 - alpha_bar((i + 1) / T) / (alpha_bar(i / T) if ratio else alpha_bar(0.0))
-        betas.append(min(b, 0.999) if clip else b)
-    return torch.tensor(betas, dtype=torch.float64)
-
-
-def _cosine_mistakes(T, s):
-    return {
-        "mistake.ch10.cosine_beta_schedule.no_clip": _cosine_closed_form(T, s, clip=False),
-        "mistake.ch10.cosine_beta_schedule.cos_not_squared": _cosine_closed_form(T, s, squared=False),
-        "mistake.ch10.cosine_beta_schedule.offset_ignored": _cosine_closed_form(T, s, offset=False),
-        "mistake.ch10.cosine_beta_schedule.abar_not_ratio": _cosine_closed_form(T, s, ratio=False),
-    }
 
 
 def _call_cosine(student, T, s):
@@ -534,7 +422,7 @@ def check_cosine_beta_schedule_matches_the_closed_form(student, ref, T, s):
     got = _call_cosine(student, T, s)
     s = 0.008 if s is None else s
     _expect_T_betas(got, T)
-    expect_close(got, _cosine_closed_form(T, s), name="betas", inputs=dict(T=T, s=s), mistakes=lambda: _cosine_mistakes(T, s))
+    expect_close(got, ref.cosine_betas_by_loop(T, s), name="betas", inputs=dict(T=T, s=s), mistakes=ref.cosine_schedule_mistake_outputs(T, s))
 
 
 @exercise("ch10.cosine_beta_schedule", points=1)
@@ -542,13 +430,14 @@ def check_cosine_beta_schedule_matches_the_closed_form(student, ref, T, s):
 def check_cosine_beta_schedule_is_clipped_and_alphas_cumprod_decrease(student, ref, T, s):
     got = _call_cosine(student, T, s)
     s = 0.008 if s is None else s
+    expected, mistakes = ref.cosine_betas_by_loop(T, s), ref.cosine_schedule_mistake_outputs(T, s)
     _expect_T_betas(got, T)
     if _is_tensor_of(got, torch.float64) and tuple(got.shape) == (T,):
         expect(bool((got <= 0.999).all()), "mistake.ch10.cosine_beta_schedule.no_clip")
         alphas_cumprod = torch.cumprod(1 - got, dim=0)
         decreasing = bool((got > 0).all()) and bool((alphas_cumprod[1:] < alphas_cumprod[:-1]).all())
         expect(decreasing, "mistake.ch10.cosine_beta_schedule.not_monotone")
-    expect_close(got, _cosine_closed_form(T, s), name="betas", inputs=dict(T=T, s=s), mistakes=lambda: _cosine_mistakes(T, s))
+    expect_close(got, expected, name="betas", inputs=dict(T=T, s=s), mistakes=mistakes)
 
 
 @exercise("ch10.cosine_beta_schedule", points=1, hidden=True)
@@ -557,33 +446,49 @@ def check_cosine_beta_schedule_long_schedules(student, ref, T, s):
     got = _call_cosine(student, T, s)
     s = 0.008 if s is None else s
     _expect_T_betas(got, T)
-    expect_close(got, _cosine_closed_form(T, s), name="betas", mistakes=lambda: _cosine_mistakes(T, s))
+    expect_close(got, ref.cosine_betas_by_loop(T, s), name="betas", mistakes=ref.cosine_schedule_mistake_outputs(T, s))
 
 
 # --- the forward process q(x_t | x_0) -------------------------------------------------------
 
 
+class Schedule(NamedTuple):
+    """A float64 betas schedule to draw inputs from: a linear one (of two ranges) or the
+    cosine one, made in the check (`_betas`, the cosine one by the reference side)."""
+
+    kind: str
+    T: int
+
+
 @st.composite
-def betas_schedule(draw, min_T: int = 1, max_T: int = 50):
-    """float64 betas: a linear schedule (of several ranges) or the cosine one."""
-    T = draw(sizes(min_T, max_T))
-    kind = draw(st.sampled_from(["linear", "linear_wide", "cosine"]))
-    if kind == "linear":
-        return torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
-    if kind == "linear_wide":
-        return torch.linspace(0.01, 0.3, T, dtype=torch.float64)
-    return _cosine_closed_form(T, 0.008)
+def betas_schedule(draw, min_T: int = 1, max_T: int = 50) -> Schedule:
+    return Schedule(draw(st.sampled_from(["linear", "linear_wide", "cosine"])), draw(sizes(min_T, max_T)))
+
+
+def _betas(ref, schedule: Schedule) -> torch.Tensor:
+    if schedule.kind == "linear":
+        return torch.linspace(1e-4, 0.02, schedule.T, dtype=torch.float64)
+    if schedule.kind == "linear_wide":
+        return torch.linspace(0.01, 0.3, schedule.T, dtype=torch.float64)
+    return ref.cosine_betas_by_loop(schedule.T, 0.008)
+
+
+class QSampleCase(NamedTuple):
+    x0: torch.Tensor
+    t: torch.Tensor
+    noise: torch.Tensor
+    schedule: Schedule
+    float32_schedule: bool
 
 
 @st.composite
 def q_sample_case(draw, data_shapes, max_T: int = 50, float32_schedules: bool = False):
     dtype = draw(float_dtypes())
     shape = tuple(draw(data_shapes))
-    abar = torch.cumprod(1 - draw(betas_schedule(1, max_T)), dim=0)
+    schedule = draw(betas_schedule(1, max_T))
     # a float32 schedule only with float32 data: float64 data deserve float64 coefficients
-    if float32_schedules and dtype == torch.float32 and draw(st.booleans()):
-        abar = abar.to(torch.float32)
-    T = abar.shape[0]
+    f32 = float32_schedules and dtype == torch.float32 and draw(st.booleans())
+    T = schedule.T
     t = draw(labels(shape[0], T))
     # the first and last steps are where indexing mistakes show
     if draw(st.booleans()):
@@ -591,34 +496,7 @@ def q_sample_case(draw, data_shapes, max_T: int = 50, float32_schedules: bool = 
     if draw(st.booleans()):
         t[-1] = T - 1
     x0, noise = draw(tensor_set([shape] * 2, dtype, (1.5, 1.0)))
-    return x0, t, noise, abar
-
-
-def _q_sample_formula(x0, t, noise, abar, sqrt=True, shift=0, swap=False):
-    a = abar[t - shift].reshape(_bshape(x0))
-    signal, sigma = (a.sqrt(), (1 - a).sqrt()) if sqrt else (a, 1 - a)
-    if swap:
-        signal, sigma = sigma, signal
-    return signal * x0 + sigma * noise
-
-
-def _q_sample_mistakes(x0, t, noise, abar):
-    def run(x0, noise, abar):
-        out = {
-            "mistake.ch10.q_sample.no_sqrt": _q_sample_formula(x0, t, noise, abar, sqrt=False),
-            "mistake.ch10.q_sample.one_based_index": _q_sample_formula(x0, t, noise, abar, shift=1),
-            "mistake.ch10.q_sample.swapped_coefficients": _q_sample_formula(x0, t, noise, abar, swap=True),
-        }
-        try:  # a coefficient of shape (N, 1) broadcasts by luck for some shapes
-            a = abar[t][:, None]
-            two_dims = a.sqrt() * x0 + (1 - a).sqrt() * noise
-            if two_dims.shape == x0.shape:
-                out["mistake.ch10.q_sample.two_dims_only"] = two_dims
-        except RuntimeError:
-            pass
-        return out
-
-    return truth(run, x0, noise, abar)
+    return QSampleCase(x0, t, noise, schedule, f32)
 
 
 def _expect_x0_dtype(got: object, x0: torch.Tensor, abar: torch.Tensor) -> None:
@@ -626,7 +504,10 @@ def _expect_x0_dtype(got: object, x0: torch.Tensor, abar: torch.Tensor) -> None:
         fail("mistake.ch10.q_sample.keeps_schedule_dtype", name="x_t")
 
 
-def _check_q_sample(student, x0, t, noise, abar, public: bool):
+def _check_q_sample(student, ref, case: QSampleCase, public: bool):
+    x0, t, noise = case.x0, case.t, case.noise
+    abar = torch.cumprod(1 - _betas(ref, case.schedule), dim=0)
+    abar = abar.to(torch.float32) if case.float32_schedule else abar
     got = student.q_sample(x0, t, noise, abar)
     _expect_x0_dtype(got, x0, abar)
     if _is_tensor_of(got) and got.shape != x0.shape:
@@ -634,23 +515,24 @@ def _check_q_sample(student, x0, t, noise, abar, public: bool):
         fail("mistake.ch10.q_sample.two_dims_only", name="x_t", got=tuple(got.shape), expected=tuple(x0.shape))
     expect_close(
         got,
-        truth(lambda x0, noise, abar: _q_sample_formula(x0, t, noise, abar), x0, noise, abar),
+        truth(ref.q_sample_formula, x0, t, noise, abar),
         name="x_t",
         inputs=dict(x0=x0, t=t, noise=noise, alphas_cumprod=abar) if public else None,
-        mistakes=lambda: _q_sample_mistakes(x0, t, noise, abar),
+        mistakes=truth(ref.q_sample_mistake_outputs, x0, t, noise, abar),
     )
 
 
 @exercise("ch10.q_sample", points=2)
 @given(case=q_sample_case(st.one_of(st.tuples(sizes(1, 5), sizes(2, 4)), st.tuples(sizes(1, 4), sizes(1, 3), sizes(2, 3)))))
 def check_q_sample_matches_the_closed_form(student, ref, case):
-    _check_q_sample(student, *case, public=True)
+    _check_q_sample(student, ref, case, public=True)
 
 
 @exercise("ch10.q_sample", points=1)
-@given(case=q_sample_case(st.one_of(st.tuples(sizes(2, 4), sizes(1, 3), sizes(2, 4), sizes(2, 4)), st.tuples(sizes(2, 3), st.just(1), st.just(2), sizes(2, 3), sizes(1, 3)))))
+@given(case=q_sample_case(st.one_of(st.tuples(sizes(2, 4), sizes(1, 3), sizes(2, 4), sizes(2, 4)), st.tuples(sizes(2, 3), st.just(1), st.just(2), sizes(2, 3), sizes(1, 3)), st.tuples(sizes(2, 6)))))
 def check_q_sample_broadcasts_each_step_over_images(student, ref, case):
-    _check_q_sample(student, *case, public=True)
+    # (N, ...) with any number of non-batch dims: images, videos, and plain (N,) values
+    _check_q_sample(student, ref, case, public=True)
 
 
 @exercise("ch10.q_sample", points=1, hidden=True)
@@ -662,51 +544,10 @@ def check_q_sample_broadcasts_each_step_over_images(student, ref, case):
     )
 )
 def check_q_sample_long_schedules_and_other_shapes(student, ref, case):
-    _check_q_sample(student, *case, public=False)
+    _check_q_sample(student, ref, case, public=False)
 
 
 # --- DDPM ------------------------------------------------------------------------------------
-
-
-def _ddpm_formula(x_t, t, eps, betas, z, variance="posterior", cumprod_coef=True, rescale=True, wrap=False):
-    """The DDPM step in float64; the switches give the usual mistakes."""
-    abar = torch.cumprod(1 - betas, dim=0)
-    beta, a = betas[t], abar[t]
-    coef = beta / (1 - a).sqrt() if cumprod_coef else beta / beta.sqrt()
-    mean = x_t - coef * eps
-    if rescale:
-        mean = mean / (1 - beta).sqrt()
-    if t == 0 and not wrap:
-        return mean
-    a_prev = abar[t - 1]  # the last entry when t = 0 and wrap
-    var = (1 - a_prev) / (1 - a) * beta
-    if variance == "posterior":
-        return mean + var.sqrt() * z
-    if variance == "beta":
-        return mean + beta.sqrt() * z
-    if variance == "var_as_std":
-        return mean + var * z
-    return mean  # "none"
-
-
-def _ddpm_truth(x_t, t, eps, betas, z):
-    return truth(lambda x_t, eps, betas, z: _ddpm_formula(x_t, t, eps, betas, z), x_t, eps, betas, z)
-
-
-def _ddpm_mistakes(x_t, t, eps, betas, z):
-    def run(x_t, eps, betas, z):
-        out = {
-            "mistake.ch10.ddpm_step.beta_variance": _ddpm_formula(x_t, t, eps, betas, z, variance="beta"),
-            "mistake.ch10.ddpm_step.alpha_not_cumprod": _ddpm_formula(x_t, t, eps, betas, z, cumprod_coef=False),
-            "mistake.ch10.ddpm_step.no_division_by_sqrt_alpha": _ddpm_formula(x_t, t, eps, betas, z, rescale=False),
-            "mistake.ch10.ddpm_step.no_noise": _ddpm_formula(x_t, t, eps, betas, z, variance="none"),
-            "mistake.ch10.ddpm_step.variance_as_std": _ddpm_formula(x_t, t, eps, betas, z, variance="var_as_std"),
-        }
-        if t == 0:
-            out = {"mistake.ch10.ddpm_step.wraps_at_t0": _ddpm_formula(x_t, t, eps, betas, z, wrap=True)} | out
-        return out
-
-    return truth(run, x_t, eps, betas, z)
 
 
 def sample_shapes(max_side: int = 4):
@@ -714,76 +555,58 @@ def sample_shapes(max_side: int = 4):
     return st.one_of(st.tuples(sizes(1, max_side), sizes(2, max_side)), st.tuples(sizes(1, 3), sizes(1, 2), sizes(1, 3), sizes(2, 3)))
 
 
+class DdpmCase(NamedTuple):
+    x_t: torch.Tensor
+    t: int
+    eps: torch.Tensor
+    schedule: Schedule
+    z: torch.Tensor
+
+
 @st.composite
 def ddpm_case(draw, min_T=2, max_T=50, t_zero=False, shapes=None):
     dtype = draw(float_dtypes())
-    betas = draw(betas_schedule(max(min_T, 1), max_T))
-    T = betas.shape[0]
+    schedule = draw(betas_schedule(max(min_T, 1), max_T))
+    T = schedule.T
     # the first and the last steps are where indexing mistakes show
     t = 0 if t_zero else draw(st.one_of(st.sampled_from(sorted({1, T - 1})), st.integers(1, T - 1)))
     shape = tuple(draw(shapes if shapes is not None else sample_shapes()))
     x_t, eps, z = draw(tensor_set([shape] * 3, dtype, (1.0, 1.0, 1.0)))
-    return x_t, t, eps, betas, z
+    return DdpmCase(x_t, t, eps, schedule, z)
+
+
+def _check_ddpm(student, ref, x_t, t, eps, betas, z, expected=None, public: bool = True, got: object = None) -> None:
+    """The student's step against `expected` (default: the DDPM formula) with the usual
+    mistakes; `got` when the caller already has the student's answer."""
+    expect_close(
+        student.ddpm_step(x_t, t, eps, betas, z) if got is None else got,
+        truth(ref.ddpm_step_formula, x_t, t, eps, betas, z) if expected is None else expected,
+        name="x_prev",
+        inputs=dict(x_t=x_t, t=t, eps_pred=eps, betas=betas, z=z) if public else None,
+        mistakes=truth(ref.ddpm_step_mistake_outputs, x_t, t, eps, betas, z),
+    )
 
 
 @exercise("ch10.ddpm_step", points=2)
 @given(case=ddpm_case())
 def check_ddpm_step_matches_the_formula(student, ref, case):
-    x_t, t, eps, betas, z = case
-    expect_close(
-        student.ddpm_step(x_t, t, eps, betas, z),
-        _ddpm_truth(x_t, t, eps, betas, z),
-        name="x_prev",
-        inputs=dict(x_t=x_t, t=t, eps_pred=eps, betas=betas, z=z),
-        mistakes=lambda: _ddpm_mistakes(x_t, t, eps, betas, z),
-    )
-
-
-@st.composite
-def true_noise_case(draw, min_T=2, t_zero=False):
-    """A DDPM step whose eps_pred is the true noise: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps.
-    x0 is recomputed in float64 from x_t and eps as the student gets them (x_t may have
-    been rounded to float32), so the expected answer is exact for those inputs."""
-    x_t, t, eps, betas, z = draw(ddpm_case(min_T=min_T, t_zero=t_zero))
-    a = torch.cumprod(1 - betas, dim=0)[t]
-    x_t = (a.sqrt() * x_t.double() + (1 - a).sqrt() * eps.double()).to(x_t.dtype)
-    x0 = (x_t.double() - (1 - a).sqrt() * eps.double()) / a.sqrt()
-    return x0, x_t, t, eps, betas, z
-
-
-def _posterior(x0, x_t, t, betas):
-    """Mean and variance of q(x_{t-1} | x_t, x_0) for t >= 1, by conditioning the joint
-    Gaussian of (x_{t-1}, x_t) given x_0 (no DDPM closed form used)."""
-    abar = torch.cumprod(1 - betas, dim=0)
-    a_prev, alpha = abar[t - 1], 1 - betas[t]
-    m1, v1 = a_prev.sqrt() * x0, 1 - a_prev  # x_{t-1} given x0
-    m2 = alpha.sqrt() * m1  # x_t = sqrt(alpha) x_{t-1} + sqrt(beta) n
-    c12, c22 = alpha.sqrt() * v1, alpha * v1 + betas[t]
-    return m1 + c12 / c22 * (x_t - m2), v1 - c12**2 / c22
+    _check_ddpm(student, ref, case.x_t, case.t, case.eps, _betas(ref, case.schedule), case.z)
 
 
 @exercise("ch10.ddpm_step", points=1)
-@given(case=true_noise_case(min_T=2))
+@given(case=ddpm_case(min_T=2))
 def check_ddpm_step_with_the_true_noise_samples_the_gaussian_posterior(student, ref, case):
-    x0, x_t, t, eps, betas, z = case
-
-    def posterior_sample(x_t, x0, betas, z):
-        mean, var = _posterior(x0, x_t, t, betas)
-        return mean + var.sqrt() * z
-
-    expect_close(
-        student.ddpm_step(x_t, t, eps, betas, z),
-        truth(posterior_sample, x_t, x0, betas, z),
-        name="x_prev",
-        inputs=dict(x_t=x_t, t=t, eps_pred=eps, betas=betas, z=z),
-        mistakes=lambda: _ddpm_mistakes(x_t, t, eps, betas, z),
-    )
+    betas, t, eps, z = _betas(ref, case.schedule), case.t, case.eps, case.z
+    # eps_pred is the true noise of x_t: the step samples q(x_{t-1} | x_t, x_0) exactly
+    x0, x_t = ref.ddpm_true_noise(case.x_t, eps, betas, t)
+    _check_ddpm(student, ref, x_t, t, eps, betas, z, expected=truth(ref.ddpm_posterior_sample, x_t, x0, t, betas, z))
 
 
 @exercise("ch10.ddpm_step", points=2)
-@given(case=true_noise_case(min_T=1, t_zero=True))
+@given(case=ddpm_case(min_T=1, t_zero=True))
 def check_ddpm_step_at_t0_adds_no_noise_and_returns_x0(student, ref, case):
-    x0, x_t, _, eps, betas, z = case
+    betas, eps, z = _betas(ref, case.schedule), case.eps, case.z
+    x0, x_t = ref.ddpm_true_noise(case.x_t, eps, betas, 0)
     got = student.ddpm_step(x_t, 0, eps, betas, z)
     # at t = 0 the step ignores z: another z must not change the result
     if _is_tensor_of(got, x_t.dtype) and got.shape == x_t.shape:
@@ -791,13 +614,7 @@ def check_ddpm_step_at_t0_adds_no_noise_and_returns_x0(student, ref, case):
         same = _is_tensor_of(other, x_t.dtype) and other.shape == got.shape and bool(torch.allclose(got.double(), other.double(), rtol=1e-6, atol=1e-7))
         expect(same, "mistake.ch10.ddpm_step.wraps_at_t0")
     # with the true noise, the last step lands on x0
-    expect_close(
-        got,
-        x0.to(x_t.dtype),
-        name="x_prev",
-        inputs=dict(x_t=x_t, t=0, eps_pred=eps, betas=betas, z=z),
-        mistakes=lambda: _ddpm_mistakes(x_t, 0, eps, betas, z),
-    )
+    _check_ddpm(student, ref, x_t, 0, eps, betas, z, expected=x0.to(x_t.dtype), got=got)
 
 
 @exercise("ch10.ddpm_step", points=1, hidden=True)
@@ -806,95 +623,75 @@ def check_ddpm_step_at_t0_adds_no_noise_and_returns_x0(student, ref, case):
     last=st.booleans(),
 )
 def check_ddpm_step_long_schedules(student, ref, case, last):
-    x_t, t, eps, betas, z = case
-    t = betas.shape[0] - 1 if last else t
-    expect_close(student.ddpm_step(x_t, t, eps, betas, z), _ddpm_truth(x_t, t, eps, betas, z), name="x_prev", mistakes=lambda: _ddpm_mistakes(x_t, t, eps, betas, z))
+    betas = _betas(ref, case.schedule)
+    t = betas.shape[0] - 1 if last else case.t
+    _check_ddpm(student, ref, case.x_t, t, case.eps, betas, case.z, public=False)
 
 
 # --- DDIM ------------------------------------------------------------------------------------
 
 
-def _ddim_formula(x_t, t, t_prev, eps, abar, wrap=False, rescale=True, sqrt_dir=True, clip=False, noise_level_of_t=False):
-    """The DDIM (eta = 0) step in float64; the switches give the usual mistakes."""
-    a_t = abar[t]
-    a_prev = abar[t_prev] if (t_prev >= 0 or wrap) else torch.ones((), dtype=abar.dtype)
-    x0 = x_t - (1 - a_t).sqrt() * eps
-    if rescale:
-        x0 = x0 / a_t.sqrt()
-    if clip:
-        x0 = x0.clamp(-1.0, 1.0)
-    direction = (1 - (a_t if noise_level_of_t else a_prev))
-    return a_prev.sqrt() * x0 + (direction.sqrt() if sqrt_dir else direction) * eps
-
-
-def _ddim_truth(x_t, t, t_prev, eps, abar):
-    return truth(lambda x_t, eps, abar: _ddim_formula(x_t, t, t_prev, eps, abar), x_t, eps, abar)
-
-
-def _ddim_mistakes(x_t, t, t_prev, eps, abar):
-    def run(x_t, eps, abar):
-        out = {
-            "mistake.ch10.ddim_step.x0_not_rescaled": _ddim_formula(x_t, t, t_prev, eps, abar, rescale=False),
-            "mistake.ch10.ddim_step.direction_without_sqrt": _ddim_formula(x_t, t, t_prev, eps, abar, sqrt_dir=False),
-            "mistake.ch10.ddim_step.clips_x0": _ddim_formula(x_t, t, t_prev, eps, abar, clip=True),
-            "mistake.ch10.ddim_step.direction_uses_abar_t": _ddim_formula(x_t, t, t_prev, eps, abar, noise_level_of_t=True),
-        }
-        if t_prev == -1:
-            out = {"mistake.ch10.ddim_step.wraps_at_minus_one": _ddim_formula(x_t, t, t_prev, eps, abar, wrap=True)} | out
-        if t_prev == 0:  # `if t_prev > 0` instead of `>= 0`: step 0 taken for the final one
-            out = {"mistake.ch10.ddim_step.zero_is_final": _ddim_formula(x_t, t, -1, eps, abar)} | out
-        return out
-
-    return truth(run, x_t, eps, abar)
+class DdimCase(NamedTuple):
+    x_t: torch.Tensor
+    eps: torch.Tensor
+    schedule: Schedule
+    t_pick: int
+    """0: the first step, 1: the second, -1: the last allowed one, else any (modulo)."""
+    prev_pick: int
+    """-1: the final step (t_prev = -1), 0: step 0, 1: t - 1, else any earlier (modulo)."""
+    abar_min: float
+    float32_schedule: bool
 
 
 @st.composite
 def ddim_case(draw, min_T=1, max_T=50, shapes=None, abar_min=0.0, float32_schedules=False):
     dtype = draw(float_dtypes())
-    abar = torch.cumprod(1 - draw(betas_schedule(min_T, max_T)), dim=0)
-    allowed = int((abar >= abar_min).nonzero().max()) if abar_min > 0 and bool((abar >= abar_min).any()) else abar.shape[0] - 1
-    t = draw(st.one_of(st.sampled_from(sorted({0, 1 if allowed else 0, allowed})), st.integers(0, allowed)))
+    schedule = draw(betas_schedule(min_T, max_T))
     # -1 (the final step), 0 (the first step of the schedule) and t - 1 are the edges
-    t_prev = draw(st.one_of(st.sampled_from(sorted({-1, min(0, t - 1), t - 1})), st.integers(-1, t - 1)))
+    t_pick = draw(st.one_of(st.sampled_from([0, 1, -1]), st.integers(2, 10**6)))
+    prev_pick = draw(st.one_of(st.sampled_from([-1, 0, 1]), st.integers(2, 10**6)))
     shape = tuple(draw(shapes if shapes is not None else sample_shapes()))
     x_t, eps = draw(tensor_set([shape] * 2, dtype, (1.5, 1.0)))
-    if float32_schedules and dtype == torch.float32 and draw(st.booleans()):
-        abar = abar.to(torch.float32)  # only with float32 data, as in q_sample
-    return x_t, t, t_prev, eps, abar
+    f32 = float32_schedules and dtype == torch.float32 and draw(st.booleans())  # only with float32 data, as in q_sample
+    return DdimCase(x_t, eps, schedule, t_pick, prev_pick, abar_min, f32)
+
+
+def _ddim_inputs(ref, case: DdimCase) -> tuple:
+    """(x_t, t, t_prev, eps, alphas_cumprod) of a drawn case: t no later than the last step
+    whose alpha_bar is at least `abar_min`."""
+    abar = torch.cumprod(1 - _betas(ref, case.schedule), dim=0)
+    ok = abar >= case.abar_min
+    allowed = int(ok.nonzero().max()) if case.abar_min > 0 and bool(ok.any()) else abar.shape[0] - 1
+    t = {0: 0, 1: min(1, allowed), -1: allowed}.get(case.t_pick, case.t_pick % (allowed + 1))
+    t_prev = {-1: -1, 0: min(0, t - 1), 1: t - 1}.get(case.prev_pick, case.prev_pick % (t + 1) - 1)
+    abar = abar.to(torch.float32) if case.float32_schedule else abar
+    return case.x_t, t, t_prev, case.eps, abar
+
+
+def _check_ddim(student, ref, x_t, t, t_prev, eps, abar, expected=None, public: bool = True) -> None:
+    expect_close(
+        student.ddim_step(x_t, t, t_prev, eps, abar),
+        truth(ref.ddim_step_formula, x_t, t, t_prev, eps, abar) if expected is None else expected,
+        name="x_prev",
+        inputs=dict(x_t=x_t, t=t, t_prev=t_prev, eps_pred=eps, alphas_cumprod=abar) if public else None,
+        mistakes=truth(ref.ddim_step_mistake_outputs, x_t, t, t_prev, eps, abar),
+    )
 
 
 @exercise("ch10.ddim_step", points=2)
 @given(case=ddim_case())
 def check_ddim_step_matches_the_formula(student, ref, case):
-    x_t, t, t_prev, eps, abar = case
-    expect_close(
-        student.ddim_step(x_t, t, t_prev, eps, abar),
-        _ddim_truth(x_t, t, t_prev, eps, abar),
-        name="x_prev",
-        inputs=dict(x_t=x_t, t=t, t_prev=t_prev, eps_pred=eps, alphas_cumprod=abar),
-        mistakes=lambda: _ddim_mistakes(x_t, t, t_prev, eps, abar),
-    )
+    _check_ddim(student, ref, *_ddim_inputs(ref, case))
 
 
 @exercise("ch10.ddim_step", points=2)
 @given(case=ddim_case(abar_min=1e-2), final=st.booleans())
 def check_ddim_step_with_the_true_noise_recovers_x0(student, ref, case, final):
-    x_t, t, t_prev, eps, abar = case
+    x_t, t, t_prev, eps, abar = _ddim_inputs(ref, case)
     t_prev = -1 if final else t_prev
-    a_t = abar[t].double()
-    x0 = x_t.double()  # the clean sample; x_t is made from it with the true noise eps
-    x_t = (a_t.sqrt() * x0 + (1 - a_t).sqrt() * eps.double()).to(x_t.dtype)
-    # x0 again from the inputs as the student gets them (exact for float32 x_t too)
-    x0 = (x_t.double() - (1 - a_t).sqrt() * eps.double()) / a_t.sqrt()
-    a_prev = abar[t_prev].double() if t_prev >= 0 else torch.ones((), dtype=torch.float64)
-    expected = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps.double()).to(x_t.dtype)  # q_sample at t_prev
-    expect_close(
-        student.ddim_step(x_t, t, t_prev, eps, abar),
-        expected,
-        name="x_prev",
-        inputs=dict(x_t=x_t, t=t, t_prev=t_prev, eps_pred=eps, alphas_cumprod=abar),
-        mistakes=lambda: _ddim_mistakes(x_t, t, t_prev, eps, abar),
-    )
+    # x_t made from a clean sample with the true noise eps: the step lands on q_sample at t_prev
+    x_t, expected = ref.ddim_true_noise(x_t, eps, abar, t, t_prev)
+    _check_ddim(student, ref, x_t, t, t_prev, eps, abar, expected=expected)
 
 
 @exercise("ch10.ddim_step", points=1, hidden=True)
@@ -908,8 +705,7 @@ def check_ddim_step_with_the_true_noise_recovers_x0(student, ref, case, final):
     )
 )
 def check_ddim_step_long_schedules(student, ref, case):
-    x_t, t, t_prev, eps, abar = case
-    expect_close(student.ddim_step(x_t, t, t_prev, eps, abar), _ddim_truth(x_t, t, t_prev, eps, abar), name="x_prev", mistakes=lambda: _ddim_mistakes(x_t, t, t_prev, eps, abar))
+    _check_ddim(student, ref, *_ddim_inputs(ref, case), public=False)
 
 
 # --- the train exercise: a diffusion model on two moons --------------------------------------

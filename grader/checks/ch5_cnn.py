@@ -3,7 +3,9 @@
 Expected values come from PyTorch itself (`F.conv2d`, `F.unfold`, `F.max_pool2d` and
 autograd through them) computed in float64, or from the reference where the contract
 decides what PyTorch leaves open (the first maximum of a tied pooling window). Known
-mistakes are recomputed here so feedback can name them; mistakes that show as a wrong
+mistakes are PyTorch's kernels with a slip (a flipped kernel, no bias) or come from
+`solutions/mistakes/ch5_cnn.py` through `ref` (a student release ships their recorded
+outputs, not the code), so feedback can name them; mistakes that show as a wrong
 shape (padding or stride ignored) are named from the shape, and mistakes that spoil only
 some pixels (overlapping windows, tied maxima) are named from where the answer is wrong.
 
@@ -28,7 +30,7 @@ from hypothesis import strategies as st
 from grader import diagnose
 from grader.checks import exercise
 from grader.compare import expect, expect_close, fail, partial_credit
-from grader.precision import close, tolerance, truth
+from grader.precision import autograd, close, tolerance, truth
 from grader.strategies import float_dtypes, generator, seeds, sizes, tensors
 from grader.student import TimedOut
 
@@ -132,19 +134,6 @@ def _kernel_arg(draw_tuple: bool, kh: int, kw: int):
 # --- im2col --------------------------------------------------------------------------------------
 
 
-def _im2col_mistakes(x, kh, kw, stride, padding):
-    """Outputs of the usual im2col mistakes: rows in (i, j, c) order, and patches listed
-    column by column."""
-    n, c = x.shape[:2]
-    xp = F.pad(x, (padding,) * 4)
-    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)  # (N, C, Ho, Wo, kh, kw)
-    ho, wo = patches.shape[2:4]
-    return {
-        "mistake.ch5.im2col.layout": patches.permute(0, 4, 5, 1, 2, 3).reshape(n, c * kh * kw, ho * wo),
-        "mistake.ch5.im2col.patch_order": patches.permute(0, 1, 4, 5, 3, 2).reshape(n, c * kh * kw, ho * wo),
-    }
-
-
 def _im2col_padding_shapes(x, kh, kw, stride, padding):
     """Shapes of an im2col that pads wrongly: not at all, one side only, one axis only."""
     n, c, h, w = x.shape
@@ -157,7 +146,7 @@ def _im2col_padding_shapes(x, kh, kw, stride, padding):
     return [s for s in shapes if padding > 0]
 
 
-def _check_im2col(student, case, as_tuple):
+def _check_im2col(student, ref, case, as_tuple):
     x, w, _, stride, padding, _ = case
     kh, kw = w.shape[2:]
     kernel = _kernel_arg(as_tuple, kh, kw)
@@ -165,25 +154,25 @@ def _check_im2col(student, case, as_tuple):
     expected = truth(F.unfold, x, (kh, kw), padding=padding, stride=stride)
     got = student.im2col(x, kernel, stride, padding)
     _expect_shape(got, expected, "cols", inputs, _im2col_padding_shapes(x, kh, kw, stride, padding), "mistake.ch5.im2col.shape")
-    expect_close(got, expected, name="cols", inputs=inputs, mistakes=_im2col_mistakes(x, kh, kw, stride, padding))
+    expect_close(got, expected, name="cols", inputs=inputs, mistakes=truth(ref.im2col_mistake_outputs, x, kh, kw, stride, padding))
 
 
 @exercise("ch5.im2col", points=2)
 @given(case=conv_case(), as_tuple=st.booleans())
 def check_im2col_matches_unfold(student, ref, case, as_tuple):
-    _check_im2col(student, case, as_tuple)
+    _check_im2col(student, ref, case, as_tuple)
 
 
 @exercise("ch5.im2col", points=1)
 @given(case=conv_case(kernel_wider=True), as_tuple=st.booleans())
 def check_im2col_kernel_wider_than_the_image(student, ref, case, as_tuple):
-    _check_im2col(student, case, as_tuple)
+    _check_im2col(student, ref, case, as_tuple)
 
 
 @exercise("ch5.im2col", points=1, hidden=True)
 @given(case=conv_case(max_n=3, max_c=4, max_side=10, max_k=4), as_tuple=st.booleans())
 def check_im2col_larger_images(student, ref, case, as_tuple):
-    _check_im2col(student, case, as_tuple)
+    _check_im2col(student, ref, case, as_tuple)
 
 
 # --- conv2d forward -------------------------------------------------------------------------------
@@ -246,42 +235,10 @@ def check_conv2d_forward_larger_layers(student, ref, case):
 
 
 def _conv_autograd(case, w=None):
-    """(dx, dw, db) of <F.conv2d(x, w, b), dout>, in float64, cast to the inputs' dtype."""
+    """(dx, dw, db) of <F.conv2d(x, w, b), dout> by autograd through PyTorch's kernel, in
+    float64, cast to the inputs' dtype."""
     x, w0, b, s, p, dout = case
-    w = w0 if w is None else w
-
-    def grads(dout, x, w, b):
-        leaves = [t.detach().clone().requires_grad_(True) for t in (x, w, b)]
-        with torch.enable_grad():
-            out = F.conv2d(*leaves, stride=s, padding=p)
-            return tuple(g.detach() for g in torch.autograd.grad(out, leaves, dout))
-
-    return truth(grads, dout, x, w, b)
-
-
-def _dx_scatter(case, stride_in_scatter=True, add=True, crop="centre"):
-    """dx as a student computes it: scatter each kernel offset's patch gradient back
-    onto the padded image, then crop. The switches reproduce the usual mistakes."""
-    x, w, _, s, p, dout = case
-
-    def run(dout, x, w):
-        n, c, h, wd = x.shape
-        f, _, kh, kw = w.shape
-        ho, wo = dout.shape[2:]
-        dcols = torch.einsum("fcij,nfhw->ncijhw", w, dout)
-        dxp = x.new_zeros((n, c, h + 2 * p + kh * s, wd + 2 * p + kw * s))  # room for a wrong stride
-        step = s if stride_in_scatter else 1
-        for i in range(kh):
-            for j in range(kw):
-                rows, cols = slice(i, i + step * ho, step), slice(j, j + step * wo, step)
-                if add:
-                    dxp[:, :, rows, cols] += dcols[:, :, i, j]
-                else:
-                    dxp[:, :, rows, cols] = dcols[:, :, i, j]
-        top = {"centre": p, "corner": 0}[crop]
-        return dxp[:, :, top : top + h, top : top + wd]
-
-    return truth(run, dout, x, w)
+    return autograd(lambda x, w, b: F.conv2d(x, w, b, stride=s, padding=p), x, w0 if w is None else w, b, dout=dout)
 
 
 def _overlap_mask(x, kh, kw, s, p):
@@ -295,17 +252,17 @@ def _overlap_mask(x, kh, kw, s, p):
     return (count[p : p + h, p : p + wd] >= 2).expand(n, c, h, wd)
 
 
-def _check_conv2d_backward(student, case, reveal=True):
+def _check_conv2d_backward(student, ref, case, reveal=True):
     x, w, b, s, p, dout = case
     kh, kw = w.shape[2:]
     inputs = dict(dout=dout, x=x, w=w, stride=s, padding=p) if reveal else None
     expected = _conv_autograd(case)
     got = student.conv2d_backward(dout, x, w, s, p)
     dx_mistakes = {
-        "mistake.ch5.conv2d_backward.dx_overlap": _dx_scatter(case, add=False),
+        "mistake.ch5.conv2d_backward.dx_overlap": truth(ref.conv2d_dx_scatter, dout, x, w, s, p, add=False),
         "mistake.ch5.conv2d_backward.dx_flip": _conv_autograd(case, w.flip(-1, -2))[0],
-        "mistake.ch5.conv2d_backward.stride": _dx_scatter(case, stride_in_scatter=False),
-        "mistake.ch5.conv2d_backward.padding": _dx_scatter(case, crop="corner"),
+        "mistake.ch5.conv2d_backward.stride": truth(ref.conv2d_dx_scatter, dout, x, w, s, p, stride_in_scatter=False),
+        "mistake.ch5.conv2d_backward.padding": truth(ref.conv2d_dx_scatter, dout, x, w, s, p, crop="corner"),
     }
     if isinstance(got, (tuple, list)) and len(got) == 3:
         n, c, h, wd = x.shape
@@ -322,19 +279,19 @@ def _check_conv2d_backward(student, case, reveal=True):
 @exercise("ch5.conv2d_backward", points=4)
 @given(case=conv_case())
 def check_conv2d_backward_matches_autograd(student, ref, case):
-    _check_conv2d_backward(student, case)
+    _check_conv2d_backward(student, ref, case)
 
 
 @exercise("ch5.conv2d_backward", points=1)
 @given(case=conv_case(kernel_wider=True))
 def check_conv2d_backward_kernel_wider_than_the_image(student, ref, case):
-    _check_conv2d_backward(student, case)
+    _check_conv2d_backward(student, ref, case)
 
 
 @exercise("ch5.conv2d_backward", points=1, hidden=True)
 @given(case=conv_case(max_n=3, max_c=4, max_f=4, max_side=9, max_k=4))
 def check_conv2d_backward_larger_layers(student, ref, case):
-    _check_conv2d_backward(student, case, reveal=False)
+    _check_conv2d_backward(student, ref, case, reveal=False)
 
 
 # --- max pooling -----------------------------------------------------------------------------------
@@ -408,83 +365,19 @@ def check_maxpool2d_forward_larger_images(student, ref, case):
     _check_maxpool2d_forward(student, case, reveal=False)
 
 
-def _windows(x, k, s):
-    """(N, C, Ho, Wo, k * k) view of every window, flattened row-major."""
-    n, c = x.shape[:2]
-    win = x.unfold(2, k, s).unfold(3, k, s)
-    return win.reshape(n, c, win.shape[2], win.shape[3], k * k)
-
-
-def _route(x, k, s, weights):
-    """dx when window (ho, wo) sends weights[..., ho, wo, q] * 1 to its pixel q (flattened
-    row-major in the window); used to rebuild the tie-breaking mistakes."""
-    n, c, h, w = x.shape
-    ho, wo = weights.shape[2:4]
-    dx = torch.zeros((n, c, h, w), dtype=weights.dtype)
-    for i in range(k):
-        for j in range(k):
-            dx[:, :, i : i + s * ho : s, j : j + s * wo : s] += weights[..., i * k + j]
-    return dx
-
-
-def _maxpool_backward_mistakes(case):
-    """dx of the usual tie and overlap mistakes, in float64 then cast to x's dtype."""
-    x, k, s, dout = case
-    xd, dd = x.double(), dout.double()
-    win = _windows(xd, k, s)
-    is_max = win == win.amax(dim=-1, keepdim=True)  # every maximum of each window
-    last = F.one_hot(k * k - 1 - win.flip(-1).argmax(dim=-1), k * k).bool()
-    g = dd.unsqueeze(-1)
-    # the chosen pixel of each window written with "=", windows in row-major order
-    overwritten = torch.zeros_like(xd)
-    ho, wo = win.shape[2:4]
-    arg = win.argmax(dim=-1)
-    for r in range(ho):
-        for q in range(wo):
-            i, j = arg[:, :, r, q] // k + r * s, arg[:, :, r, q] % k + q * s
-            flat = overwritten.view(x.shape[0], x.shape[1], -1)
-            flat.scatter_(2, (i * x.shape[3] + j).unsqueeze(-1), dd[:, :, r, q].unsqueeze(-1))
-    cast = lambda t: t.to(x.dtype)  # noqa: E731
-    return {
-        "mistake.ch5.maxpool2d_backward.ties": cast(_route(xd, k, s, is_max * g)),
-        "mistake.ch5.maxpool2d_backward.split_ties": cast(_route(xd, k, s, is_max * g / is_max.sum(-1, keepdim=True))),
-        "mistake.ch5.maxpool2d_backward.last_max": cast(_route(xd, k, s, last * g)),
-        "mistake.ch5.maxpool2d_backward.overlap": cast(overwritten),
-    }
-
-
-def _tie_mask(x, k, s):
-    """Pixels of windows whose maximum occurs more than once."""
-    win = _windows(x.double(), k, s)
-    tied = ((win == win.amax(dim=-1, keepdim=True)).sum(-1) > 1).double()  # (N, C, Ho, Wo)
-    return _route(x.double(), k, s, tied.unsqueeze(-1).expand(*tied.shape, k * k).clone()) > 0
-
-
-def _shared_max_mask(x, k, s):
-    """Pixels that are the chosen maximum of two or more windows."""
-    win = _windows(x.double(), k, s)
-    chosen = F.one_hot(win.argmax(dim=-1), k * k).double()
-    return _route(x.double(), k, s, chosen) >= 2
-
-
 def _check_maxpool2d_backward(student, ref, case, reveal=True, use_autograd=True):
     x, k, s, dout = case
     inputs = dict(dout=dout, x=x, kernel_size=k, stride=s) if reveal else None
     if use_autograd:  # no ties: PyTorch's gradient is the contract's
-        def grads(dout, x):
-            leaf = x.detach().clone().requires_grad_(True)
-            with torch.enable_grad():
-                return torch.autograd.grad(F.max_pool2d(leaf, k, s), leaf, dout)[0]
-
-        expected = truth(grads, dout, x)
+        expected = autograd(lambda x: F.max_pool2d(x, k, s), x, dout=dout)[0]
     else:  # ties: the first maximum in row-major order, as the contract says
         expected = truth(ref.maxpool2d_backward, dout, x, k, s)
     # without ties or overlaps some mistakes give the right answer: drop those
-    mistakes = {key: m for key, m in _maxpool_backward_mistakes(case).items() if not _matches(expected, m)}
+    mistakes = {key: m for key, m in truth(ref.maxpool2d_backward_mistake_outputs, dout, x, k, s).items() if not _matches(expected, m)}
     got = student.maxpool2d_backward(dout, x, k, s)
     known = list(mistakes.values())
-    _expect_right_outside(got, expected, _tie_mask(x, k, s), "mistake.ch5.maxpool2d_backward.ties", "dx", inputs, known)
-    _expect_right_outside(got, expected, _shared_max_mask(x, k, s), "mistake.ch5.maxpool2d_backward.overlap", "dx", inputs, known)
+    _expect_right_outside(got, expected, ref.maxpool_tie_mask(x, k, s), "mistake.ch5.maxpool2d_backward.ties", "dx", inputs, known)
+    _expect_right_outside(got, expected, ref.maxpool_shared_max_mask(x, k, s), "mistake.ch5.maxpool2d_backward.overlap", "dx", inputs, known)
     expect_close(got, expected, name="dx", inputs=inputs, mistakes=mistakes)
 
 

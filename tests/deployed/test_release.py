@@ -126,16 +126,22 @@ def test_the_installed_release_holds_no_function_equivalent_to_a_reference_or_a_
 
 
 # check-side helpers that were the reference behind switch flags (issue 15): shipped in the
-# release, copying them earned full marks; they now live in solutions/mistakes/ (ch10's
-# formulas, _ddpm_formula and the like, are still to move). Helpers of the same names that
-# only call torch's own kernels (`_rnn_cell` -> torch.rnn_tanh_cell) or `ref` may stay.
+# release, copying them earned full marks; they now live in solutions/mistakes/. Helpers
+# of the same names that only call torch's own kernels (`_rnn_cell` -> torch.rnn_tanh_cell) or `ref` may stay.
 FORMER_LEAKS = {
     "ch1_ml_basics": ["_boltzmann", "_lloyd", "_eig"], "ch2_linear_models": ["_ridge", "_gd"],
     "ch3_svm": ["_kernel", "_poly", "_multiclass_autograd"], "ch4_backprop": ["_batch_norm", "_norm_backward", "_mlp_autograd"],
+    "ch5_cnn": ["_dx_scatter", "_im2col_mistakes", "_maxpool_backward_mistakes", "_route", "_tie_mask", "_shared_max_mask"],
     "ch6_regularisation": ["_dropout", "_adamw_run", "_smoothed_ce", "_kfold"],
     "ch7_rnn": ["_lstm_step", "_lstm_backward", "_gru_step"],
     "ch8_transformers": ["_attention", "_mha", "_encoder", "_nt_xent"],
     "ch9_llm": ["_bpe_train", "_merge", "_encode_with", "_nucleus", "_rope", "_kv_truth"],
+    "ch10_generative": [
+        "_ddpm_formula", "_ddpm_truth", "_ddpm_mistakes", "_posterior", "_ddim_formula", "_ddim_truth", "_ddim_mistakes",
+        "_q_sample_formula", "_q_sample_mistakes", "_kl_truth", "_kl_mistakes", "_vae_truth", "_vae_mistakes",
+        "_affine_normal", "_reparameterize_mistakes", "_bce", "_discriminator_truth", "_discriminator_mistakes",
+        "_generator_truth", "_generator_mistakes", "_linear_mistakes", "_cosine_closed_form", "_cosine_mistakes",
+    ],
     "ch11_clip": ["_clip_truth"],
 }
 

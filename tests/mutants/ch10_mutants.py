@@ -66,9 +66,16 @@ def gaussian_kl__missing_one(mu, logvar):
     return -0.5 * (logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
 
 
+@mutant("ch10.gaussian_kl", expect=r"one KL per example|shape")
+def gaussian_kl__last_dim_only(mu, logvar):
+    # Right for (N, L) latents; an image latent (N, C, H, W) gives (N, C, H), not (N,).
+    return -0.5 * (1 + logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=-1)
+
+
 @variant("ch10.gaussian_kl")
 def gaussian_kl__loop_over_latent(mu, logvar):
     # 0.5 * (sigma^2 + mu^2 - 1 - log sigma^2), one latent coordinate at a time.
+    mu, logvar = mu.reshape(mu.shape[0], -1), logvar.reshape(logvar.shape[0], -1)
     kl = torch.zeros(mu.shape[0], dtype=mu.dtype, device=mu.device)
     for j in range(mu.shape[1]):
         var = torch.exp(logvar[:, j])
@@ -80,15 +87,24 @@ def gaussian_kl__loop_over_latent(mu, logvar):
 def gaussian_kl__torch_distributions(mu, logvar):
     q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
     p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
-    return torch.distributions.kl_divergence(q, p).sum(dim=-1)
+    return torch.distributions.kl_divergence(q, p).flatten(start_dim=1).sum(dim=1)
 
 
 # --- ch10.vae_loss --------------------------------------------------------------------
 
 
-@mutant("ch10.vae_loss", expect=r"finite|stable|overflow|inf|nan|large")
+@mutant("ch10.vae_loss", expect=r"log of a probability that underflowed")
 def vae_loss__log_of_sigmoid(x, recon_logits, mu, logvar):
     p = torch.sigmoid(recon_logits)
+    bce = -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
+    return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).mean()
+
+
+@mutant("ch10.vae_loss", expect=r"(NaN|infinite) in float(32|64) where the true value is finite")
+def vae_loss__sigmoid_as_exp_ratio(x, recon_logits, mu, logvar):
+    # p = e^l / (1 + e^l): exp overflows for large logits, inf / inf = NaN.
+    e = torch.exp(recon_logits)
+    p = e / (1 + e)
     bce = -(x * torch.log(p) + (1 - x) * torch.log(1 - p))
     return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).mean()
 
@@ -145,7 +161,7 @@ def gan_discriminator_loss__labels_swapped(real_logits, fake_logits):
     return softplus(real_logits).mean() + softplus(-fake_logits).mean()
 
 
-@mutant("ch10.gan_discriminator_loss", expect=r"finite|stable|overflow|inf|nan|large")
+@mutant("ch10.gan_discriminator_loss", expect=r"log of a probability that underflowed")
 def gan_discriminator_loss__log_of_sigmoid(real_logits, fake_logits):
     real = -torch.log(torch.sigmoid(real_logits)).mean()
     fake = -torch.log(1 - torch.sigmoid(fake_logits)).mean()
@@ -156,6 +172,12 @@ def gan_discriminator_loss__log_of_sigmoid(real_logits, fake_logits):
 def gan_discriminator_loss__averaged_halves(real_logits, fake_logits):
     softplus = torch.nn.functional.softplus
     return 0.5 * (softplus(-real_logits).mean() + softplus(fake_logits).mean())
+
+
+@variant("ch10.gan_discriminator_loss")
+def gan_discriminator_loss__softplus(real_logits, fake_logits):
+    softplus = torch.nn.functional.softplus
+    return softplus(-real_logits).mean() + softplus(fake_logits).mean()
 
 
 @variant("ch10.gan_discriminator_loss")
@@ -175,9 +197,16 @@ def gan_generator_loss__saturating(fake_logits):
     return -torch.nn.functional.softplus(fake_logits).mean()
 
 
-@mutant("ch10.gan_generator_loss", expect=r"finite|stable|overflow|inf|nan|large")
+@mutant("ch10.gan_generator_loss", expect=r"log of a probability that underflowed")
 def gan_generator_loss__log_of_sigmoid(fake_logits):
     return -torch.log(torch.sigmoid(fake_logits)).mean()
+
+
+@mutant("ch10.gan_generator_loss", expect=r"(NaN|infinite) in float(32|64) where the true value is finite")
+def gan_generator_loss__sigmoid_as_exp_ratio(fake_logits):
+    # -log(e^l / (1 + e^l)): exp overflows for confident fakes, inf / inf = NaN.
+    e = torch.exp(fake_logits)
+    return -torch.log(e / (1 + e)).mean()
 
 
 @mutant("ch10.gan_generator_loss", expect=r"mean|sum|batch|scale|factor")
@@ -189,6 +218,12 @@ def gan_generator_loss__sum_not_mean(fake_logits):
 def gan_generator_loss__wrong_target(fake_logits):
     # BCE(fake, 0): the discriminator's term for the fakes.
     return torch.nn.functional.softplus(fake_logits).mean()
+
+
+@variant("ch10.gan_generator_loss")
+def gan_generator_loss__bce_with_logits(fake_logits):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    return bce(fake_logits, torch.ones_like(fake_logits))
 
 
 @variant("ch10.gan_generator_loss")

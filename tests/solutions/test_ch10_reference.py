@@ -57,7 +57,11 @@ def example_inputs(name: str, dtype: torch.dtype) -> list[tuple]:
             (randn(2, 5), randn(2, 5, scale=3), randn(2, 5)),
         ]
     if name == "gaussian_kl":
-        return [(randn(4, 3), randn(4, 3)), (randn(6, 8, scale=2), randn(6, 8, scale=2))]
+        return [
+            (randn(4, 3), randn(4, 3)),
+            (randn(6, 8, scale=2), randn(6, 8, scale=2)),
+            (randn(3, 2, 2, 3), randn(3, 2, 2, 3)),  # an image latent: summed over every non-batch dim
+        ]
     if name == "vae_loss":
         x = torch.rand(4, 1, 3, 3, generator=g, dtype=torch.float64).to(dtype)
         binary = (x > 0.5).to(dtype)
@@ -151,7 +155,7 @@ def test_gaussian_kl_matches_torch_distributions(dtype: torch.dtype) -> None:
     for mu, logvar in example_inputs("gaussian_kl", dtype):
         q = Normal(mu, torch.exp(0.5 * logvar))
         p = Normal(torch.zeros_like(mu), torch.ones_like(mu))
-        expected = kl_divergence(q, p).sum(dim=-1)
+        expected = kl_divergence(q, p).flatten(start_dim=1).sum(dim=1)
         out = ref.gaussian_kl(mu, logvar)
         assert out.shape == (mu.shape[0],)
         torch.testing.assert_close(out, expected, **tol(dtype))
