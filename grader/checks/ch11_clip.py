@@ -16,7 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from grader.checks import exercise
-from grader.compare import expect, expect_close
+from grader.compare import expect, expect_close, expect_stable
 from grader.precision import truth
 from grader.strategies import float_dtypes, generator, seeds, sizes, tensors
 
@@ -103,20 +103,53 @@ def check_clip_loss_symmetric_and_invariant_to_embedding_norms(student, ref, cas
     )
 
 
+@st.composite
+def huge_scale_case(draw):
+    """Nearly orthogonal float64 image rows (cast to each dtype by the check), N >= 2, two
+    sets of texts and a logit_scale of 1000 or more, beyond exp()'s range in float32 and
+    float64 alike. `aligned`, text i ~ image i: the diagonal logits are ~logit_scale, the
+    others ~0, so only an unshifted exp overflows; `opposed`, text i ~ -image i: the
+    diagonal is ~-logit_scale and the others ~0, so nothing overflows but log(softmax) of
+    the match underflows to log(0), even after a max shift. Each mistake fails one of
+    them, and only one."""
+    n = draw(sizes(2, 5))
+    d = n + draw(st.integers(0, 2))
+    norms = draw(tensors((n, 1), torch.float64, low=0.5, high=3.0))
+    img = (torch.eye(n, d, dtype=torch.float64) + 0.005 * draw(tensors((n, d), torch.float64))) * norms
+    noise = 0.005 * draw(tensors((n, d), torch.float64)) * draw(tensors((n, 1), torch.float64, low=0.5, high=3.0))
+    return img, img + noise, -img + noise, draw(st.sampled_from([1e3, 2e3]))
+
+
+def _expect_clip_stable(student, ref, img, txt, scale, as_tensor):
+    # logit_scale may also come as a 0-d tensor (CLIP keeps it as a parameter)
+    expect_stable(
+        lambda image_emb, text_emb, logit_scale: student.clip_loss(image_emb, text_emb, logit_scale if as_tensor else scale),
+        lambda image_emb, text_emb, logit_scale: ref.clip_loss_by_cross_entropy(image_emb, text_emb, scale),
+        dict(image_emb=img, text_emb=txt, logit_scale=torch.tensor(scale, dtype=torch.float64) if as_tensor else scale),
+        name="loss",
+        per_dtype=lambda image_emb, text_emb, logit_scale: dict(
+            mistakes=ref.clip_loss_mistake_outputs(image_emb, text_emb, scale),
+            causes=ref.clip_loss_stability_causes(image_emb, text_emb, scale),
+            **_clip_tolerance(image_emb.dtype, scale),
+        ),
+    )
+
+
+@exercise("ch11.clip_loss", points=1)
+@given(case=huge_scale_case(), as_tensor=st.booleans())
+def check_clip_loss_finite_for_a_huge_logit_scale(student, ref, case, as_tensor):
+    # the one stability rule: finite and right in float64 and float32; the aligned pairs
+    # fail only an unshifted exp, the opposed ones only log(softmax) after a max shift
+    img, aligned, opposed, scale = case
+    _expect_clip_stable(student, ref, img, aligned, scale, as_tensor)
+    _expect_clip_stable(student, ref, img, opposed, scale, as_tensor)
+
+
 @exercise("ch11.clip_loss", points=0.5)
 @given(case=pairs(min_n=2), scale=st.sampled_from([100.0, 1000.0]), as_tensor=st.booleans())
 def check_clip_loss_stable_for_a_large_logit_scale(student, ref, case, scale, as_tensor):
     img, txt = case
-    # logit_scale may also come as a 0-d tensor (CLIP keeps it as a parameter)
-    given_scale = torch.tensor(scale, dtype=img.dtype) if as_tensor else scale
-    expect_close(
-        student.clip_loss(img, txt, given_scale),
-        ref.clip_loss_by_cross_entropy(img, txt, scale),
-        name="loss",
-        inputs=dict(image_emb=img, text_emb=txt, logit_scale=given_scale),
-        mistakes=ref.clip_loss_mistake_outputs(img, txt, scale),
-        **_clip_tolerance(img.dtype, scale),
-    )
+    _expect_clip_stable(student, ref, img.double(), txt.double(), scale, as_tensor)
 
 
 @exercise("ch11.clip_loss", points=0.5, hidden=True)

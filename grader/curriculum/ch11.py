@@ -6,7 +6,7 @@ CHAPTER = Chapter(
     id="ch11",
     modules=("ch11_clip",),
     exercises=(
-        Exercise("clip_loss", points=4),
+        Exercise("clip_loss", points=5),
         Exercise("zero_shot_classify", points=3),
         Exercise("retrieval_recall_at_k", points=4),
     ),

@@ -29,6 +29,6 @@ CHAPTER = Chapter(
                 "torch.nn.functional.multi_head_attention_forward",
             ),
         ),
-        Exercise("info_nce_loss", points=5),
+        Exercise("info_nce_loss", points=6),
     ),
 )

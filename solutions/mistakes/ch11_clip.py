@@ -43,7 +43,8 @@ def clip_loss_mistake_outputs(img, txt, scale):
             "mistake.ch11.clip_loss.exponentiated_scale": sum(ce_both(torch.exp(torch.tensor(scale, dtype=torch.float64)) * cos)) / 2,
         }
 
-    return truth(run, img, txt)
+    # a mistake whose output is inf or NaN names nothing (any unstable answer would match it)
+    return {key: out for key, out in truth(run, img, txt).items() if bool(torch.isfinite(out))}
 
 
 def zero_shot_softmax_of_cosines(img, classes, scale):
@@ -88,3 +89,27 @@ def retrieval_recall_at_k_mistake_outputs(img, txt, k):
         }
 
     return truth(run, img, txt)
+
+
+
+def clip_loss_stability_causes(img, txt, scale):
+    """Catalogue key -> the CLIP loss with log(sum(exp(logits))) unshifted, in the inputs'
+    own dtype (that is where exp() overflows): +inf, never NaN, once a logit passes ~88
+    (float32) or ~709 (float64), which the general rule would call a log of an underflow.
+    A loss is one number: where the log of a max-shifted softmax is inf too, the inf is
+    named by a message that covers both mistakes, and where only that one is inf, by the
+    general rule. As `causes` of `expect_stable`."""
+    logits = scale * _cosines(img, txt)
+    diag = logits.diagonal()
+
+    def log_of_shifted_softmax(dim):
+        e = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
+        return torch.log((e / e.sum(dim=dim, keepdim=True)).diagonal())
+
+    rows = torch.log(torch.exp(logits).sum(dim=1)) - diag
+    cols = torch.log(torch.exp(logits).sum(dim=0)) - diag
+    unshifted = (rows.mean() + cols.mean()) / 2
+    if bool(torch.isfinite(log_of_shifted_softmax(0)).all() and torch.isfinite(log_of_shifted_softmax(1)).all()):
+        return {"mistake.ch11.clip_loss.naive_softmax": unshifted}
+    # both mistakes give inf here: a message that names both
+    return {"mistake.ch11.clip_loss.unstable": unshifted} if not bool(torch.isfinite(unshifted)) else {}

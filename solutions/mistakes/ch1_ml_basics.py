@@ -129,3 +129,15 @@ def pca_mistake_outputs(x: torch.Tensor, k: int) -> dict[str, tuple[torch.Tensor
         "smallest": (pca_sign_rule(vectors[d - k :].flip(0)), values[d - k :].flip(0)),
         "reversed": (pca_sign_rule(vectors[:k]).flip(0), values[:k].flip(0)),
     }
+
+
+# --- log-softmax ------------------------------------------------------------------------
+
+
+def log_softmax_stability_causes(logits: torch.Tensor, dim: int) -> dict[str, torch.Tensor]:
+    """Catalogue key -> the output of an unstable log-softmax whose NaN/inf pattern names a
+    non-finite answer, in the logits' own dtype (that is where exp() overflows): no max
+    shift at all, x - log(sum(exp(x))), is -inf (overflow) or +inf (every term
+    underflowed) but never NaN, so the general rule (NaN means no shift) would miss it.
+    As `causes` of `expect_stable`."""
+    return {"mistake.ch1.log_softmax.overflow": logits - torch.log(torch.exp(logits).sum(dim=dim, keepdim=True))}

@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from grader.compare import Known
 from grader.precision import truth  # mistakes computed in float64, given back in the inputs' dtype
 
 NEG_INF = float("-inf")
@@ -31,13 +32,14 @@ def embedding_backward_mistake_outputs(dout, idx, vocab):
     }
 
 
-def attention_variant(q, k, v, mask=None, *, scale=None, dim=-1, invert=False, after=False, fill=NEG_INF, nan_rows=False):
-    """Attention as computed correctly (defaults) or with one known mistake."""
+def attention_variant(q, k, v, mask=None, *, scale=None, dim=-1, invert=False, after=False, fill=NEG_INF, nan_rows=False, added=False):
+    """Attention as computed correctly (defaults) or with one known mistake; `added` adds
+    the (finite) `fill` to masked scores instead of replacing them."""
     d = q.shape[-1]
     scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(d) if scale is None else scale)
     m = None if mask is None else (~mask if invert else mask)
     if m is not None and not after:
-        scores = scores.masked_fill(~m, fill)
+        scores = scores + (~m).to(scores.dtype) * fill if added else scores.masked_fill(~m, fill)
     weights = torch.softmax(scores, dim=dim)
     if m is not None and after:
         weights = weights * m  # masked after the softmax: rows no longer sum to 1
@@ -59,10 +61,16 @@ def scaled_dot_product_attention_mistake_outputs(q, k, v, mask=None):
         out |= {
             "mistake.ch8.scaled_dot_product_attention.mask_inverted": wrong(invert=True),
             "mistake.ch8.scaled_dot_product_attention.mask_after_softmax": wrong(after=True),
-            "mistake.ch8.scaled_dot_product_attention.fully_masked_uniform": wrong(fill=-1e9),
+            # masked_fill(-1e9): uniform weights; adding -1e4: the row's unmasked softmax
+            "mistake.ch8.scaled_dot_product_attention.fully_masked_uniform": Known(wrong(fill=-1e9), wrong(fill=-1e4, added=True)),
             "mistake.ch8.scaled_dot_product_attention.fully_masked_nan": wrong(nan_rows=True),
             "mistake.ch8.scaled_dot_product_attention.mask_ignored": truth(lambda q, k, v: attention_variant(q, k, v), q, k, v),
         }
+        inverted = out["mistake.ch8.scaled_dot_product_attention.mask_inverted"]
+        if any(all(torch.equal(a, b) for a, b in zip(inverted, fill)) for fill in out["mistake.ch8.scaled_dot_product_attention.fully_masked_uniform"].outputs):
+            # every row fully masked or fully allowed: an inverted mask and a large negative
+            # constant give the same answer, and the constant is the likelier
+            del out["mistake.ch8.scaled_dot_product_attention.mask_inverted"]
     return out
 
 
@@ -199,3 +207,24 @@ def info_nce_loss_mistake_outputs(z1, z2, tau):
     if n > 1:
         out["mistake.ch8.info_nce_loss.wrong_positive"] = truth(interleaved, z1, z2)
     return out
+
+
+
+def info_nce_stability_causes(z1, z2, tau):
+    """Catalogue key -> the loss of NT-Xent with log(sum(exp(logits))) unshifted, in the
+    inputs' own dtype (that is where exp() overflows): +inf, never NaN, once a logit passes
+    ~88 (float32) or ~709 (float64), which the general rule would call a log of an
+    underflow. A loss is one number: where the log of a max-shifted softmax is inf too,
+    the inf is named by a message that covers both mistakes, and where only that one is
+    inf, by the general rule. As `causes` of `expect_stable`."""
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T / tau).fill_diagonal_(NEG_INF)
+    rows, positives = torch.arange(2 * n), torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    e = torch.exp(sim - sim.amax(dim=1, keepdim=True))
+    shifted = -torch.log((e / e.sum(dim=1, keepdim=True))[rows, positives]).mean()
+    unshifted = (torch.log(torch.exp(sim).sum(dim=1)) - sim[rows, positives]).mean()
+    if bool(torch.isfinite(shifted)):
+        return {"mistake.ch8.info_nce_loss.no_max_shift": unshifted}
+    # both mistakes give inf here: a message that names both
+    return {"mistake.ch8.info_nce_loss.unstable": unshifted} if not bool(torch.isfinite(unshifted)) else {}

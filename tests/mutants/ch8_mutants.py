@@ -132,7 +132,7 @@ def scaled_dot_product_attention__softmax_over_queries(q, k, v, mask=None):
     return weights @ v, weights
 
 
-@mutant("ch8.scaled_dot_product_attention", expect=r"mask")
+@mutant("ch8.scaled_dot_product_attention", expect=r"mask is inverted")
 def scaled_dot_product_attention__mask_inverted(q, k, v, mask=None):
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
@@ -156,6 +156,28 @@ def scaled_dot_product_attention__large_negative_fill(q, k, v, mask=None):
     if mask is not None:
         scores = scores.masked_fill(~mask, -1e9)  # a fully masked row becomes uniform
     weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+@mutant("ch8.scaled_dot_product_attention", expect=r"(?s)^(?!.*inverted).*large negative")
+def scaled_dot_product_attention__additive_minus_1e4(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores + (~mask).to(scores.dtype) * -1e4  # the float16 trick of some codebases
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+@variant("ch8.scaled_dot_product_attention")
+def scaled_dot_product_attention__minus_1e9_and_empty_rows_zeroed(q, k, v, mask=None):
+    # -1e9 instead of -inf is exact for scores far above -1e9 (exp underflows to 0 all the
+    # same); the contract only asks that a row with no allowed key be all zeros
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is None:
+        weights = torch.softmax(scores, dim=-1)
+    else:
+        weights = torch.softmax(scores.masked_fill(~mask, -1e9), dim=-1)
+        weights = weights * mask.any(dim=-1, keepdim=True)
     return weights @ v, weights
 
 
@@ -589,6 +611,59 @@ def info_nce_loss__symmetric_clip_style(z1, z2, temperature):
     logits = a @ b.T / temperature
     labels = torch.arange(z1.shape[0], device=z1.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+@mutant("ch8.info_nce_loss", expect=r"(?s)^(?!.*Shifting by the max is not enough).*overflow")
+def info_nce_loss__logsumexp_without_max_shift(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    lse = torch.log(torch.exp(sim).sum(dim=1))  # exp(1 / temperature) overflows: lse = inf
+    return (lse - sim[torch.arange(2 * n), positives]).mean()
+
+
+@mutant("ch8.info_nce_loss", expect=r"(?s)^(?!.*Shifting by the max is not enough).*overflow")
+def info_nce_loss__naive_log_of_softmax(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    e = torch.exp(sim)  # inf / inf = NaN for a small temperature
+    return -torch.log(e[torch.arange(2 * n), positives] / e.sum(dim=1)).mean()
+
+
+# shifts by the max, then takes log(softmax): told about the underflow, not to shift
+@mutant("ch8.info_nce_loss", expect=r"(?s)^(?!.*before exponentiating)(?!.*subtract each row).*underflowed to 0")
+def info_nce_loss__log_of_shifted_softmax(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    e = torch.exp(sim - sim.amax(dim=1, keepdim=True))
+    p = e / e.sum(dim=1, keepdim=True)  # a far positive's probability underflows to 0
+    return -torch.log(p[torch.arange(2 * n), positives]).mean()
+
+
+@variant("ch8.info_nce_loss")
+def info_nce_loss__log_softmax(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return -F.log_softmax(sim, dim=1)[torch.arange(2 * n), positives].mean()
+
+
+@variant("ch8.info_nce_loss")
+def info_nce_loss__logsumexp_of_offdiagonal(z1, z2, temperature):
+    z = torch.cat([z1, z2])
+    z = z / z.norm(dim=1, keepdim=True)
+    n2 = z.shape[0]
+    sim = z @ z.T / temperature
+    off = ~torch.eye(n2, dtype=torch.bool, device=z.device)
+    others = sim[off].reshape(n2, n2 - 1)  # each row without its diagonal
+    positive = sim.roll(n2 // 2, dims=1).diagonal()  # sim[i, (i + N) % 2N]
+    return (torch.logsumexp(others, dim=1) - positive).mean()
 
 
 @variant("ch8.info_nce_loss")

@@ -358,7 +358,13 @@ def _inputs(exercise: str) -> list[tuple]:
             out += [(x, p, 2), (x, p, 2, ref.causal_mask(5)), (x, p, 4, mask)]
         return out
     if name == "info_nce_loss":
-        return [(_randn(4, 5, dtype=dt, g=g, scale=2.0), _randn(4, 5, dtype=dt, g=g), 0.5) for dt in DTYPES]
+        eye = [torch.eye(3, 4, dtype=dt) * 2 for dt in DTYPES]
+        # plus a tiny temperature, views aligned (exp overflows) and opposed (log(softmax) underflows)
+        return (
+            [(_randn(4, 5, dtype=dt, g=g, scale=2.0), _randn(4, 5, dtype=dt, g=g), 0.5) for dt in DTYPES]
+            + [(z, z + 0.01, 1e-3) for z in eye]
+            + [(z, -z + 0.01, 1e-3) for z in eye]
+        )
     raise KeyError(exercise)
 
 
