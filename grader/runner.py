@@ -53,12 +53,17 @@ def run(
     recorder=None,
     isolation: str | None = None,
     require_isolation: bool = False,
+    worker=None,
 ) -> Report:
     """Grade `exercises` of the submission at `path`.
 
     `recorder` (a `grader.replay.Recorder`) records the references' outputs, to build a
     student release. In a release (`grader.replay.active()`) the seed and the profile are
     the recorded ones whatever is asked: the recorded outputs fit only those inputs.
+
+    `worker` grades with a worker made by the caller instead of starting one (the
+    project's tests grade their own mutants with `grader.inprocess.InProcessWorker`);
+    its path, device, time limit and threads are then the run's.
     """
     from grader import replay
     from grader.student import DEFAULT_TIMEOUT, Worker
@@ -68,17 +73,22 @@ def run(
         seed, profile = int(replay.meta()["seed"]), str(replay.meta()["profile"])
         hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     started = time.perf_counter()
-    threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
-    # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
-    requested = isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation, device)
-    worker = _worker(Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested))
+    given = worker is not None
+    if given:
+        device, threads = worker.device, worker.threads
+    else:
+        threads = threads or int(os.environ.get("DLCOURSE_THREADS", "1"))
+        # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
+        requested = isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation, device)
+        worker = _worker(Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested))
     worker.start()
     _preload()
     try:
         collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder)
     finally:
         worker.stop()
-        _prepare_spare(worker)
+        if not given:
+            _prepare_spare(worker)
     if collector.problems:
         raise GraderError("\n".join(collector.problems))
     report = Report(seed=seed, device=device, isolation=worker.isolation)

@@ -56,8 +56,9 @@ def build_wheel(project: Path, outdir: Path) -> Path:
 
 def make_venv(root: Path) -> Path:
     """A fresh venv whose site-packages holds links to this interpreter's third-party
-    packages (see the module docstring); returns its python."""
-    proc = run([sys.executable, "-m", "venv", root], cwd=root.parent, timeout=300)
+    packages (see the module docstring); returns its python. It gets no pip of its own
+    (bootstrapping one takes seconds): `install` runs this interpreter's pip for it."""
+    proc = run([sys.executable, "-m", "venv", "--without-pip", root], cwd=root.parent, timeout=300)
     assert proc.returncode == 0, proc.stderr
     python = root / "bin" / "python"
     site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=root).stdout.strip())
@@ -70,7 +71,10 @@ def make_venv(root: Path) -> Path:
 
 
 def install(python: Path, wheel: Path) -> None:
-    proc = run([python, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check", "-q", wheel], cwd=wheel.parent, timeout=600)
+    """`pip install` of the wheel into the venv of `python` (pip's `--python`: this
+    interpreter's pip, run by the venv's python, installs as the venv's own would)."""
+    proc = run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--disable-pip-version-check", "-q", wheel],
+               cwd=wheel.parent, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
