@@ -19,9 +19,12 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 def pytest_configure(config) -> None:
-    import torch
-
-    torch.set_num_threads(1)
+    try:  # the torch-free engine tests also run in venvs without torch (test_python_versions)
+        import torch
+    except ImportError:
+        pass
+    else:
+        torch.set_num_threads(1)
     # with pytest-xdist (-n), tests that share a module-scoped fixture by `xdist_group`
     # (the mutants' graded slots) run in one process, so the fixture's work is done once
     if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "load":
