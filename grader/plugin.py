@@ -15,7 +15,7 @@ import hypothesis
 import pytest
 
 from grader import calls, messages, replay, sanitize
-from grader.checks import HIDDEN
+from grader.checks import HIDDEN, first_failure, start_check
 from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import find
 from grader.reference import Reference, ReplayReference, serving
@@ -95,6 +95,7 @@ class Collector:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         calls.start()  # each check speaks only of its own calls
+        start_check()
 
     # --- fixtures --------------------------------------------------------------------
 
@@ -138,7 +139,10 @@ class Collector:
                 flags = self.integrity.setdefault(exercise, [])
                 flags.extend(f for f in exc.flags if f not in flags)
             status, message = self.explain(exc, visibility)
-            earned = points * exc.fraction if isinstance(exc, PartialCredit) else 0.0
+            # the points come from the first example that failed, the message from the
+            # smallest (see `grader.checks.first_failure`)
+            credited = first_failure() or exc
+            earned = points * credited.fraction if isinstance(credited, PartialCredit) else 0.0
             mistake = exc.key if isinstance(exc, CheckFailure) and exc.key.startswith("mistake.") else ""
             result = CheckResult(name, round(earned, 4), points, status, visibility, message, call.duration, mistake)
         self.results.setdefault(exercise, []).append(result)

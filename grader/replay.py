@@ -217,7 +217,8 @@ def _copy(value: object) -> object:
 def fixed_generation() -> Iterator[None]:
     """Draw inputs from the seed alone: switch off Hypothesis' "local constants" (literals
     it collects from whatever non-installed modules happen to be imported), which differ
-    between the source tree and an installed release. Private API, guarded: the release
+    between a checkout, an installed wheel and a student release, so that each of them,
+    and the release's recording, draws the same examples for a seed (every run uses it). Private API, guarded: the release
     pins the Hypothesis version it was recorded with."""
     try:
         from hypothesis.internal.conjecture import providers

@@ -185,8 +185,6 @@ def _preload() -> None:
 
 
 def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder=None):
-    import contextlib
-
     import pytest
     import torch
 
@@ -218,9 +216,9 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, re
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     try:
-        # recording and replaying must draw the very same inputs from the seed
-        fixed = replay.fixed_generation() if recorder is not None or replay.active() else contextlib.nullcontext()
-        with profiles.use(profile), fixed:
+        # the inputs come from the seed alone: the same in a checkout, an installed wheel,
+        # a release's recording and the release itself
+        with profiles.use(profile), replay.fixed_generation():
             code = pytest.main(args, plugins=[collector])
     finally:
         if saved is None:

@@ -7,9 +7,14 @@ run in the worker) and the `ref` fixture (the reference), draws inputs with
 
 from __future__ import annotations
 
+import functools
+from contextvars import ContextVar
+
 import pytest
 
 PUBLIC, HIDDEN = "public", "hidden"
+
+_first_failure: ContextVar[list | None] = ContextVar("dlcourse_first_failure", default=None)
 
 
 def exercise(exercise_id: str, points: float, hidden: bool = False):
@@ -29,6 +34,42 @@ def exercise(exercise_id: str, points: float, hidden: bool = False):
 
             examples = profiles.HIDDEN_EXAMPLES if hidden else profiles.PUBLIC_EXAMPLES
             test = settings(max_examples=examples, **profiles.GRADING)(test)
+            test.hypothesis.inner_test = _remembering_the_first_failure(test.hypothesis.inner_test)
         return mark(test)
 
     return apply
+
+
+def start_check() -> None:
+    """Forget the previous check's first failure (the plugin calls it before each check)."""
+    _first_failure.set([])
+
+
+def first_failure() -> BaseException | None:
+    """The failure of the first example that failed in the current check, before any
+    shrinking: a wrong answer (`CheckFailure`, `PartialCredit`) or the student's error.
+
+    The points a failing check keeps come from it, not from the smaller example the
+    message shows: a student release knows the references' outputs only on the inputs
+    recorded at release time, which include the first failing example (drawn from the
+    seed like every passing one) but not, for a mistake nobody foresaw, the inputs
+    Hypothesis shrinks to; so the release and the full package give the same points."""
+    seen = _first_failure.get()
+    return seen[0] if seen else None
+
+
+def _remembering_the_first_failure(inner):
+    from grader.compare import CheckFailure
+    from grader.student import StudentError
+
+    @functools.wraps(inner)
+    def one_example(*args, **kwargs):
+        try:
+            return inner(*args, **kwargs)
+        except (CheckFailure, StudentError) as failure:
+            seen = _first_failure.get()
+            if seen is not None and not seen:
+                seen.append(failure)
+            raise
+
+    return one_example
