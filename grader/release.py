@@ -9,7 +9,8 @@ checks, without `solutions/`, `tests/` or any hidden check.
   recording `ref` (`grader.replay.Recorder`), and the outputs are stored as wire-format
   data in `grader/recorded/`. In the release the seed and the profile are the recorded
   ones (`--seed` is ignored there) and Hypothesis is pinned to the recorded version, so
-  the release draws the very same inputs.
+  the release draws the very same inputs. Each known mistake (`solutions/mistakes/`) is
+  graded the same way, so the inputs Hypothesis shrinks its failures to are recorded too.
 - The instructor's commands (`grade`, `grade-batch`, `release`) and their modules stay out.
 """
 
@@ -216,8 +217,41 @@ def _record(folder: Path, exercises: list, hidden: dict[str, int]) -> int:
     failing = [f"{e.id}/{c.name} ({c.status})" for e in report.exercises for c in e.checks if c.status != "passed"]
     if failing:
         raise ReleaseError("public checks fail on the references: " + ", ".join(failing))
+    record_known_mistakes(recorder, exercises)
     recorder.save(folder, runner.DEFAULT_SEED, RECORD_PROFILE, hidden)
     return len(recorder.outputs)
+
+
+def record_known_mistakes(recorder, exercises: list) -> None:
+    """Grade each known mistake of `exercises` (`solutions/mistakes/`) as a submission of
+    its own, public checks only, with the same seed, profile and recorder as the
+    references: the inputs Hypothesis visits while it shrinks that mistake's failures are
+    recorded too (reference outputs and mistake tables), so a student who makes a known
+    mistake gets, from recorded data alone, the example, score and named mistake the full
+    package gives. Trusted code (ours), graded in this process."""
+    import tempfile
+
+    import solutions
+    from solutions import mistakes
+
+    from grader import runner
+    from grader.curriculum import chapter
+    from grader.inprocess import InProcessWorker
+
+    wanted = {e.id: e for e in exercises}
+    references = _folder(solutions)
+    with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as scratch:
+        for n, entry in enumerate(e for e in mistakes.entries() if e.exercise in wanted):
+            exercise = wanted[entry.exercise]
+            folder = Path(scratch) / f"mistake{n}"
+            folder.mkdir()
+            for path in references.glob("ch*.py"):
+                shutil.copy(path, folder / path.name)
+            module = chapter(exercise.chapter).modules[0]
+            with open(folder / f"{module}.py", "a", encoding="utf-8") as f:
+                f.write("\n\n" + mistakes.source(entry))
+            runner.run([exercise], seed=runner.DEFAULT_SEED, include_hidden=False, profile=RECORD_PROFILE,
+                       recorder=recorder, worker=InProcessWorker(folder))
 
 
 PYPROJECT = """\
