@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import wire
+from grader.reply import MalformedReply, Reply, ReplyStatus, reply
 from grader.student import DEFAULT_TIMEOUT, MAX_REPLY_BYTES, BadValue, TimedOut
 from grader.worker import BoundedText, Submission, _show_warning, describe, handle
 
@@ -87,7 +88,7 @@ class InProcessWorker:
     def alive(self) -> bool:
         return self._submission is not None
 
-    def request(self, message: dict, timeout: float | None = None) -> dict:
+    def request(self, message: dict, timeout: float | None = None) -> Reply:
         """Answer one request as the worker process would; raises TimedOut and BadValue
         where `grader.student.Worker.request` does."""
         self.start()
@@ -96,14 +97,14 @@ class InProcessWorker:
         sent = wire.decode(*wire.encode(message)).value  # what the worker would receive
         started = time.monotonic()
         with _student_call(self):
-            reply = handle(sent, self._submission, self._stdout, walls=None)
+            answer = handle(sent, self._submission, self._stdout, walls=None)
         if time.monotonic() - started > limit:
             self.stop()
             raise TimedOut(seconds=limit)
         try:
-            header, buffers = wire.encode(reply)
+            header, buffers = wire.encode(answer)
         except Exception as exc:  # noqa: BLE001 - a value the wire does not carry, as in the worker
-            header, buffers = wire.encode(describe(exc, self._submission.root) | {"status": "bad_value"})
+            header, buffers = wire.encode(reply(ReplyStatus.BAD_VALUE, **describe(exc, self._submission.root)))
         if len(header) + sum(len(b) for b in buffers) > MAX_REPLY_BYTES:
             self.stop()
             raise BadValue(detail=f"message larger than {MAX_REPLY_BYTES} bytes")
@@ -112,9 +113,10 @@ class InProcessWorker:
         except wire.WireError as exc:
             self.stop()
             raise BadValue(detail=str(exc)) from None
-        value = decoded.value
-        value["_devices"] = decoded.devices
-        return value
+        try:
+            return Reply.decode(decoded.value, decoded.devices)
+        except MalformedReply as exc:
+            raise BadValue(detail=str(exc)) from None
 
     def __enter__(self) -> "InProcessWorker":
         self.start()

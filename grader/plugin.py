@@ -19,7 +19,7 @@ from grader.checks import HIDDEN, first_failure, start_check
 from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import find
 from grader.reference import Reference, ReplayReference, serving
-from grader.results import CheckResult
+from grader.results import CheckResult, Status
 from grader.student import (
     Banned,
     Crashed,
@@ -132,7 +132,7 @@ class Collector:
         visibility = mark.kwargs["visibility"]
         name = item.name.removeprefix("check_")
         if report.passed:
-            result = CheckResult(name, points, points, "passed", visibility, "", call.duration)
+            result = CheckResult(name, points, points, Status.PASSED, visibility, "", call.duration)
         else:
             exc = _first(call.excinfo.value if call.excinfo else None)
             if isinstance(exc, Integrity):

@@ -4,12 +4,36 @@ elsewhere; these only hold data and add up scores."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 
 REPORT_VERSION = 1
 
-STATUSES = ("passed", "failed", "error", "timeout", "banned_call", "not_started")
+
+class Status(str, Enum):
+    """A check's or an exercise's status (a `str`: it compares, prints and goes into JSON
+    as its value)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    """A wrong answer (or a bad value, the wrong device, a modified argument)."""
+    ERROR = "error"
+    """The code raised, crashed, did not import, or reached for the grader's machinery."""
+    TIMEOUT = "timeout"
+    BANNED_CALL = "banned_call"
+    """A built-in the exercise asks to write by hand, or autograd where it is not allowed."""
+    NOT_STARTED = "not_started"
+    """The stub still raises NotImplementedError."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+STATUSES = tuple(s.value for s in Status)
 # when an exercise's checks disagree, the one shown is the first of these that occurs
-_PRECEDENCE = ("banned_call", "timeout", "error", "failed")
+_PRECEDENCE = (Status.BANNED_CALL, Status.TIMEOUT, Status.ERROR, Status.FAILED)
 
 
 @dataclass
@@ -20,8 +44,8 @@ class CheckResult:
     """The check's name (its function name without `check_`)."""
     score: float
     max_score: float
-    status: str
-    """One of STATUSES."""
+    status: Status
+    """A `Status` (a plain status string is converted; an unknown one is a ValueError)."""
     visibility: str
     """"public" (failures show inputs and expected values) or "hidden" (they never do)."""
     message: str = ""
@@ -32,6 +56,9 @@ class CheckResult:
     """The catalogue key of the mistake the check recognised (`mistake.ch4.linear_backward.db_mean`,
     `mistake.transposed`, ...); empty when it passed or named no mistake. Instructors count
     these across a class (`grade-batch` writes `mistakes.csv`)."""
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
 
 @dataclass
@@ -57,15 +84,15 @@ class ExerciseResult:
         return sum(c.max_score for c in self.checks)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         statuses = {c.status for c in self.checks}
-        if statuses == {"passed"}:
-            return "passed"
+        if statuses == {Status.PASSED}:
+            return Status.PASSED
         for status in _PRECEDENCE:
             if status in statuses:
                 return status
         # only passed and not-started checks: started but incomplete
-        return "failed" if "passed" in statuses else "not_started"
+        return Status.FAILED if Status.PASSED in statuses else Status.NOT_STARTED
 
     @property
     def mistakes(self) -> list[str]:

@@ -24,6 +24,7 @@ from grader.messages import text
 from grader.curriculum import Chapter, Exercise
 from grader.curriculum import chapter as chapter_of
 from grader.guard_names import AUTOGRAD
+from grader.reply import MalformedReply, Reply, ReplyStatus
 
 DEFAULT_TIMEOUT = 5.0
 STARTUP_TIMEOUT = 120.0
@@ -128,7 +129,7 @@ def _frame(f: object) -> dict:
     }
 
 
-def _where(reply: dict) -> dict:
+def _where(reply: Reply) -> dict:
     """The student's exception as text fit to show: every field the worker sent is the
     student's to choose, so each is bounded and stripped of escapes here."""
     raw = reply.get("frames")
@@ -148,8 +149,47 @@ def _where(reply: dict) -> dict:
     }
 
 
-def _output(reply: dict) -> str:
+def _output(reply: Reply) -> str:
     return sanitize.clean(reply.get("output", ""), 4000)
+
+
+_REMEMBERED = frozenset({ReplyStatus.INTEGRITY, ReplyStatus.NOT_IMPLEMENTED, ReplyStatus.IMPORT_ERROR, ReplyStatus.MISSING, ReplyStatus.UNREADABLE})
+"""Replies that say the same of every input: the exercise's later calls fail at once."""
+
+
+def _error(reply: Reply, func: str, chapter: Chapter, exercise: str) -> StudentError:
+    """The StudentError a reply other than OK stands for, every student-chosen field
+    bounded and sanitised."""
+    status = reply.status
+    if status is ReplyStatus.INTEGRITY:
+        flags = reply.get("flags") if isinstance(reply.get("flags"), list) else []
+        return Integrity([sanitize.name(re.sub(r"[^a-z_]", "", str(f)), 40) for f in flags][:8] or ["unknown"], exercise=exercise)
+    if status is ReplyStatus.NOT_IMPLEMENTED:
+        return NotStarted(**_where(reply))
+    if status is ReplyStatus.IMPORT_ERROR:
+        return ImportFailed(**(_where(reply) | {"module": sanitize.name(reply.get("module", ""), 120)}))
+    if status is ReplyStatus.MISSING:
+        return Missing(func=func, module=", ".join(f"{m}.py" for m in chapter.modules))
+    if status is ReplyStatus.UNREADABLE:
+        return Unreadable(reason=sanitize.name(reply.get("reason", ""), 60), output=_output(reply))
+    if status is ReplyStatus.BANNED:
+        banned = sanitize.name(reply.get("call", ""), 200)
+        if banned in AUTOGRAD or "requires_grad" in banned:
+            return UsedAutograd(call=banned, exercise=exercise, output=_output(reply))
+        return Banned(call=banned, exercise=exercise, output=_output(reply))
+    if status is ReplyStatus.MUTATED:
+        names = reply.get("arguments") if isinstance(reply.get("arguments"), list) else []
+        return MutatedInput(arguments=sanitize.name(", ".join(map(str, names[:20])), 300))
+    if status is ReplyStatus.REFUSED:
+        slug = re.sub(r"[^a-z_]", "", str(reply.get("what", "")))[:40]
+        return Refused(what=text(f"refused.{slug}", detail=sanitize.name(reply.get("detail", ""), 200)), exercise=exercise)
+    if status is ReplyStatus.EXIT:
+        return Exited(**_where(reply))
+    if status is ReplyStatus.BAD_VALUE:
+        return BadValue(detail=sanitize.clean(reply.get("message", ""), 500))
+    if status is ReplyStatus.EXCEPTION:
+        return Raised(**_where(reply))
+    return BadValue(detail=f"an unexpected reply ({status.value}) to a call")
 
 
 def again(error: StudentError) -> StudentError:
@@ -271,8 +311,8 @@ class Worker:
             raise Crashed(detail=f"the worker could not start (exit code {code})") from None
         self._ready = True
 
-    def request(self, message: dict, timeout: float | None = None) -> dict:
-        """Send one request and return the decoded reply dict, or raise TimedOut/Crashed."""
+    def request(self, message: dict, timeout: float | None = None) -> Reply:
+        """Send one request and return the worker's reply, or raise TimedOut/Crashed."""
         self.start()
         self._wait_ready()
         self.calls += 1
@@ -290,11 +330,10 @@ class Worker:
         except wire.WireError as exc:
             self.stop()
             raise BadValue(detail=str(exc)) from None
-        value = reply.value
-        if not isinstance(value, dict) or "status" not in value:
-            raise BadValue(detail="malformed reply")
-        value["_devices"] = reply.devices
-        return value
+        try:
+            return Reply.decode(reply.value, reply.devices)
+        except MalformedReply as exc:
+            raise BadValue(detail=str(exc)) from None
 
     def __enter__(self) -> "Worker":
         self.start()
@@ -387,7 +426,7 @@ class StudentProxy:
         try:
             self._prepare()
             reply = self._worker.request(request, timeout=self._exercise.timeout)
-            if reply.get("status") != "integrity":
+            if reply.status is not ReplyStatus.INTEGRITY:
                 self._sync()
         except TimedOut as exc:
             if self._exercise.autograd:  # a "train" exercise: the advice is not about loops
@@ -400,56 +439,22 @@ class StudentProxy:
         except BadValue as exc:  # a reply that is not wire data: the worker was restarted
             self._poisoned[key] = exc
             raise
-        status = reply["status"]
         call.printed = _output(reply)
-        if status == "ok":
+        if reply.status is ReplyStatus.OK:
             value = reply.get("value")
             expected_device = self._worker.device
-            wrong = {d for d in reply["_devices"] if d.split(":")[0] != expected_device.split(":")[0]}
+            wrong = {d for d in reply.devices if d.split(":")[0] != expected_device.split(":")[0]}
             # a function given no tensor (kfold_indices(n, k), a schedule) has no device to follow
             if wrong and _has_tensor((args, kwargs)):
                 raise WrongDevice(got=sanitize.name(", ".join(sorted(wrong)), 200), device=expected_device)
             call.output = value
             return value
-        if status == "integrity":
-            flags = [sanitize.name(re.sub(r"[^a-z_]", "", str(f)), 40) for f in (reply.get("flags") or [])][:8] or ["unknown"]
-            error: StudentError = Integrity(flags, exercise=key)
+        error = _error(reply, func, self._chapter, key)
+        if reply.status in _REMEMBERED:  # every later call of this exercise fails alike
             self._poisoned[key] = error
+        if reply.status is ReplyStatus.INTEGRITY:
             self._worker.stop()  # what the code touched dies with this worker
-            raise error
-        if status == "not_implemented":
-            error = NotStarted(**_where(reply))
-            self._poisoned[key] = error
-            raise error
-        if status == "import_error":
-            error = ImportFailed(module=sanitize.name(reply.get("module", ""), 120), **_where(reply))
-            self._poisoned[key] = error
-            raise error
-        if status == "missing":
-            error = Missing(func=func, module=", ".join(f"{m}.py" for m in self._chapter.modules))
-            self._poisoned[key] = error
-            raise error
-        if status == "unreadable":
-            error = Unreadable(reason=sanitize.name(reply.get("reason", ""), 60), output=_output(reply))
-            self._poisoned[key] = error
-            raise error
-        if status == "banned":
-            banned = sanitize.name(reply.get("call", ""), 200)
-            if banned in AUTOGRAD or "requires_grad" in banned:
-                raise UsedAutograd(call=banned, exercise=key, output=_output(reply))
-            raise Banned(call=banned, exercise=key, output=_output(reply))
-        if status == "mutated":
-            names = reply.get("arguments") if isinstance(reply.get("arguments"), list) else []
-            raise MutatedInput(arguments=sanitize.name(", ".join(map(str, names[:20])), 300))
-        if status == "refused":
-            slug = re.sub(r"[^a-z_]", "", str(reply.get("what", "")))[:40]
-            what = text(f"refused.{slug}", detail=sanitize.name(reply.get("detail", ""), 200))
-            raise Refused(what=what, exercise=key)
-        if status == "exit":
-            raise Exited(**_where(reply))
-        if status == "bad_value":
-            raise BadValue(detail=sanitize.clean(reply.get("message", ""), 500))
-        raise Raised(**_where(reply))
+        raise error
 
     def _prepare(self) -> None:
         """Once per worker process and banned list: let the worker trace the banned
@@ -477,6 +482,6 @@ class StudentProxy:
             echo = self._worker.request({"op": "sync", "nonce": nonce})
         except BadValue:
             echo = {}
-        if echo.get("status") != "sync" or echo.get("nonce") != nonce:
+        if echo.get("status") is not ReplyStatus.SYNC or echo.get("nonce") != nonce:
             self._worker.stop()
             raise Integrity(["worker_pipes"], exercise=self._exercise.id)

@@ -26,6 +26,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+from grader.reply import ReplyStatus, reply
+
 OUTPUT_LIMIT = 8_000
 FILE_LIMIT = 64 << 20
 
@@ -141,7 +143,7 @@ class Submission:
             spec.loader.exec_module(module)
         except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit included
             sys.modules.pop(qualified, None)
-            self.failures[name] = describe(exc, self.root) | {"status": "import_error", "module": name}
+            self.failures[name] = reply(ReplyStatus.IMPORT_ERROR, module=name, **describe(exc, self.root))
             raise ImportFailed(self.failures[name]) from None
         self.modules[name] = module
         return module
@@ -188,20 +190,20 @@ def handle(request: dict, submission: Submission, stdout: BoundedText, walls) ->
     """One request's reply. Without `walls` (trusted code graded in the grader's own
     process, `grader.inprocess`) there is no audit hook and no integrity tripwire."""
     if request.get("op") == "sync":  # the grader's check that no reply was forged ahead
-        return {"status": "sync", "nonce": str(request.get("nonce", ""))}
+        return reply(ReplyStatus.SYNC, nonce=str(request.get("nonce", "")))
     if request.get("op") == "prepare":  # the guard's one-off tracing, outside any call's time
         from grader import guard
 
         guard.prepare(tuple(request.get("banned", [])), str(request.get("device", "cpu")))
-        return {"status": "prepared"}
+        return reply(ReplyStatus.PREPARED)
     flags: list[str] = []
-    reply = _handle(request, submission, stdout, walls, flags)
+    answer = _handle(request, submission, stdout, walls, flags)
     refused = walls.take() if walls is not None else None
     if flags:
-        return {"status": "integrity", "flags": flags, "output": reply.get("output", "")}
+        return reply(ReplyStatus.INTEGRITY, flags=flags, output=answer.get("output", ""))
     if refused:
-        return {"status": "refused", "what": refused[0], "detail": refused[1], "output": reply.get("output", "")}
-    return reply
+        return reply(ReplyStatus.REFUSED, what=refused[0], detail=refused[1], output=answer.get("output", ""))
+    return answer
 
 
 def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=None, flags: list | None = None) -> dict:
@@ -223,14 +225,14 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
         return failed.reply | {"output": stdout.take()}
     if func is None:
         present = [n for n in names if (submission.root / f"{n}.py").is_file()]
-        return {"status": "missing", "func": func_name, "modules": names, "present": present}
+        return reply(ReplyStatus.MISSING, func=func_name, modules=names, present=present)
 
     try:
         found = _scan(func, request)
     except guard.Unreadable as exc:
-        return {"status": "unreadable", "reason": str(exc), "output": stdout.take()}
+        return reply(ReplyStatus.UNREADABLE, reason=str(exc), output=stdout.take())
     if found:
-        return {"status": "banned", "call": f"{found[0]} (line {found[1]})", "output": stdout.take()}
+        return reply(ReplyStatus.BANNED, call=f"{found[0]} (line {found[1]})", output=stdout.take())
     device = request.get("device", "cpu")
 
     def place(v: object) -> object:
@@ -255,22 +257,22 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
     except BaseException as exc:  # noqa: BLE001 - report whatever student code raised
         flags.extend(watch.flags)
         if watcher.violation:
-            return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
-        status = "not_implemented" if isinstance(exc, NotImplementedError) else "exception"
+            return reply(ReplyStatus.BANNED, call=watcher.violation, output=stdout.take())
+        status = ReplyStatus.NOT_IMPLEMENTED if isinstance(exc, NotImplementedError) else ReplyStatus.EXCEPTION
         if isinstance(exc, SystemExit):
-            status = "exit"
-        return describe(exc, submission.root) | {"status": status, "output": stdout.take()}
+            status = ReplyStatus.EXIT
+        return reply(status, output=stdout.take(), **describe(exc, submission.root))
     flags.extend(watch.flags)
     if watcher.violation:
-        return {"status": "banned", "call": watcher.violation, "output": stdout.take()}
+        return reply(ReplyStatus.BANNED, call=watcher.violation, output=stdout.take())
     if threading.active_count() > threads:
-        return {"status": "refused", "what": "thread", "detail": "", "output": stdout.take()}
+        return reply(ReplyStatus.REFUSED, what="thread", detail="", output=stdout.take())
     if not request.get("autograd", False) and guard.uses_autograd(value):
-        return {"status": "banned", "call": "requires_grad", "output": stdout.take()}
+        return reply(ReplyStatus.BANNED, call="requires_grad", output=stdout.take())
     changed = [name for name, (tensor, copy) in before.items() if not _same(tensor, copy)]
     if changed:
-        return {"status": "mutated", "arguments": changed, "output": stdout.take()}
-    return {"status": "ok", "value": value, "output": stdout.take()}
+        return reply(ReplyStatus.MUTATED, arguments=changed, output=stdout.take())
+    return reply(ReplyStatus.OK, value=value, output=stdout.take())
 
 
 class _Unwatched:
@@ -379,17 +381,17 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in dropped]
     submission = Submission(Path(opts.path))
     walls.active = True
-    wire.send(opts.fd_out, {"status": "ready"})
+    wire.send(opts.fd_out, reply(ReplyStatus.READY))
     while True:
         try:
             request = wire.receive(opts.fd_in).value
         except wire.Closed:
             os._exit(0)
-        reply = handle(request, submission, stdout, walls)
+        answer = handle(request, submission, stdout, walls)
         try:
-            wire.send(opts.fd_out, reply)
+            wire.send(opts.fd_out, answer)
         except Exception as exc:  # noqa: BLE001 - a value that cannot be encoded (a hostile tensor)
-            wire.send(opts.fd_out, describe(exc, submission.root) | {"status": "bad_value"})
+            wire.send(opts.fd_out, reply(ReplyStatus.BAD_VALUE, **describe(exc, submission.root)))
 
 
 if __name__ == "__main__":

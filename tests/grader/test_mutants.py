@@ -127,7 +127,7 @@ def test_in_process_grading_leaves_this_process_as_it_was():
                                 "kwargs": {}, "device": "cpu", "banned": [], "autograd": False})
         prefix = worker._submission.prefix
         assert f"{prefix}.ch4_backprop" in sys.modules
-    assert reply["status"] == "ok" and torch.equal(reply["value"], torch.full((2, 4), 3.0)) and reply["_devices"] == {"cpu"}
+    assert reply["status"] == "ok" and torch.equal(reply["value"], torch.full((2, 4), 3.0)) and reply.devices == {"cpu"}
     assert not [m for m in sys.modules if m.startswith(prefix)]  # dropped with the run
     assert sys.path == path and sys.modules.get("exercises") is exercises_pkg
     assert torch.equal(torch.get_rng_state(), rng)  # the worker's torch.manual_seed(0) stayed the worker's
