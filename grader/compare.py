@@ -22,7 +22,8 @@ from typing import Callable
 import torch
 
 from grader import diagnose, known
-from grader.precision import _map, close, tolerance
+from grader.precision import close, tolerance
+from grader.tree import map_tensors
 
 class CheckFailure(AssertionError):
     """A check found a wrong answer. `key`/`params` name the catalogue message (safe to show
@@ -259,7 +260,7 @@ def expect_stable(
     inf / inf), +-inf without NaN is the log of a probability that underflowed to 0 (a
     max shift alone does not prevent it: use log-sum-exp)."""
     for dtype in STABILITY_DTYPES:
-        cast = _map(inputs, lambda t: t.to(dtype) if t.is_floating_point() else t)
+        cast = map_tensors(inputs, lambda t: t.to(dtype) if t.is_floating_point() else t)
         got, truth_ = call(**cast), expected(**cast)
         extra = per_dtype(**cast) if per_dtype is not None else {}
         causes = extra.pop("causes", {})

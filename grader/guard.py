@@ -380,18 +380,12 @@ def _install_optimiser_trap() -> None:
                 setattr(module, attr, trap(getattr(module, attr)))
 
 
-def uses_autograd(value: object, depth: int = 0) -> bool:
+def uses_autograd(value: object) -> bool:
     """True when a returned value carries autograd state (a tensor that requires grad or
     has a `grad_fn`), looking inside lists, tuples (named too) and dicts."""
-    if depth > 40:
-        return False
-    if isinstance(value, torch.Tensor):
-        return value.requires_grad or value.grad_fn is not None
-    if isinstance(value, (list, tuple)):
-        return any(uses_autograd(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return any(uses_autograd(v, depth + 1) for v in value.values())
-    return False
+    from grader import tree
+
+    return tree.any_tensor(value, lambda t: t.requires_grad or t.grad_fn is not None)
 
 
 # --- the source scan ------------------------------------------------------------------------

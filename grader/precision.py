@@ -12,6 +12,8 @@ from typing import Callable
 
 import torch
 
+from grader import tree
+
 # (rtol, atol) by dtype; atol is scaled by max(1, max |expected|)
 TOLERANCES = {
     torch.float64: (1e-7, 1e-9),
@@ -35,20 +37,8 @@ def close(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -
     return ok | (torch.isnan(g) & torch.isnan(e))
 
 
-def _map(value: object, fn: Callable[[torch.Tensor], torch.Tensor]) -> object:
-    if isinstance(value, torch.Tensor):
-        return fn(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_map(v, fn) for v in value)
-    if isinstance(value, dict):
-        return {k: _map(v, fn) for k, v in value.items()}
-    return value
-
-
 def _first_float_dtype(value: object) -> torch.dtype | None:
-    found: list[torch.dtype] = []
-    _map(value, lambda t: found.append(t.dtype) or t if t.is_floating_point() else t)
-    return found[0] if found else None
+    return next((t.dtype for _, t in tree.tensors(value) if t.is_floating_point()), None)
 
 
 def truth(fn: Callable, *args: object, **kwargs: object) -> object:
@@ -60,10 +50,10 @@ def truth(fn: Callable, *args: object, **kwargs: object) -> object:
     """
     dtype = _first_float_dtype((args, kwargs))
     up = lambda t: t.double() if t.is_floating_point() else t  # noqa: E731
-    out = fn(*_map(args, up), **_map(kwargs, up))
+    out = fn(*tree.map_tensors(args, up), **tree.map_tensors(kwargs, up))
     if dtype is None:
         return out
-    return _map(out, lambda t: t.to(dtype) if t.is_floating_point() else t)
+    return tree.map_tensors(out, lambda t: t.to(dtype) if t.is_floating_point() else t)
 
 
 def autograd(fn: Callable, *inputs: torch.Tensor, dout: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:

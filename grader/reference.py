@@ -25,7 +25,7 @@ import torch
 from grader import probes, replay
 from grader.curriculum import chapter as chapter_of
 from grader.curriculum import find
-from grader.precision import _map
+from grader.tree import map_tensors
 
 
 def _mistakes_function(func: str) -> str:
@@ -81,7 +81,7 @@ class Reference:
             return {}
         out = {}
         for key, code in table.items():
-            fresh_args, fresh_kwargs = _map((args, kwargs), torch.Tensor.clone)
+            fresh_args, fresh_kwargs = map_tensors((args, kwargs), torch.Tensor.clone)
             try:
                 with warnings.catch_warnings():  # a mistake's own warnings are not the check's
                     warnings.simplefilter("ignore")

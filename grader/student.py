@@ -344,15 +344,9 @@ class Worker:
 
 
 def _has_tensor(value: object) -> bool:
-    import torch
+    from grader import tree
 
-    if isinstance(value, torch.Tensor):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_has_tensor(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_tensor(v) for v in value.values())
-    return False
+    return tree.any_tensor(value)
 
 
 def _exit_detail(code: int | None) -> str:

@@ -209,7 +209,7 @@ def handle(request: dict, submission: Submission, stdout: BoundedText, walls) ->
 def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=None, flags: list | None = None) -> dict:
     import torch
 
-    from grader import guard, integrity, probes
+    from grader import guard, integrity, probes, tree
 
     flags = [] if flags is None else flags
     names = request["modules"]
@@ -235,17 +235,8 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
         return reply(ReplyStatus.BANNED, call=f"{found[0]} (line {found[1]})", output=stdout.take())
     device = request.get("device", "cpu")
 
-    def place(v: object) -> object:
-        if isinstance(v, torch.Tensor):
-            return v.to(device)
-        if isinstance(v, (list, tuple)):
-            return type(v)(place(x) for x in v)
-        if isinstance(v, dict):
-            return {k: place(x) for k, x in v.items()}
-        return v
-
-    args = place(probes.resolve(request.get("args", [])))
-    kwargs = place(probes.resolve(request.get("kwargs", {})))
+    args = tree.map_tensors(probes.resolve(request.get("args", [])), lambda t: t.to(device))
+    kwargs = tree.map_tensors(probes.resolve(request.get("kwargs", {})), lambda t: t.to(device))
     watcher = guard.Guard(request.get("banned", []), request.get("autograd", False), device)
     before = snapshot(func, args, kwargs)
     threads = threading.active_count()
@@ -312,26 +303,17 @@ def snapshot(func, args: list, kwargs: dict) -> dict:
     """Copies of the tensor arguments by parameter name, to detect in-place changes."""
     import inspect
 
-    import torch
+    from grader import tree
 
     try:
         named = dict(inspect.signature(func).bind_partial(*args, **kwargs).arguments)
     except (TypeError, ValueError):
         named = {f"argument {i + 1}": v for i, v in enumerate(args)} | dict(kwargs)
     out: dict = {}
-
-    def walk(label: str, value: object) -> None:
-        if isinstance(value, torch.Tensor):
-            out[label] = (value, value.clone())
-        elif isinstance(value, (list, tuple)):
-            for i, v in enumerate(value):
-                walk(f"{label}[{i}]", v)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{label}[{k!r}]", v)
-
     for name, value in named.items():
-        walk(name, value)
+        for path, tensor in tree.tensors(value):
+            label = name + "".join(f"[{k}]" if isinstance(k, int) else f"[{k!r}]" for k in path)
+            out[label] = (tensor, tensor.clone())
     return out
 
 
@@ -363,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     # everything the worker itself needs is imported before the walls go up
-    from grader import guard, probes, sandbox, wire  # noqa: F401
+    from grader import guard, probes, sandbox, tree, wire  # noqa: F401
 
     torch.set_num_threads(opts.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
