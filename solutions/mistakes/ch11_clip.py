@@ -1,7 +1,18 @@
 """Chapter 11, the reference side of known mistakes and of the truths the checks compare
-against: the CLIP loss as open_clip writes it, zero-shot probabilities, recall@k with
-the contract's tie rule, and one function per exercise giving each known mistake's output
-(`ref.clip_loss_mistake_outputs(...)`). Reached through `ref`, never shipped in a release.
+against.
+
+Known mistakes: realistic student code for each `mistake.ch11.*` message of the
+catalogue, registered by its key (`solutions.mistakes.mistake`). Each is written as a
+student would write the exercise function in `solutions/ch11_clip.py`, and runs in that
+module's namespace (torch and the chapter's helpers, as the references define them), so
+the mutant suite can grade it as a submission unchanged. Mistakes the grader recognises
+otherwise (a non-finite loss, named by the stability rule and `clip_loss_stability_causes`
+below) stay mutants in `tests/mutants/ch11_mutants.py`.
+
+Truths: the CLIP loss as open_clip writes it, zero-shot probabilities and recall@k with
+the contract's tie rule, reached through `ref` (`ref.clip_loss_by_cross_entropy(...)`).
+
+Never shipped in a release: the release carries the recorded outputs only.
 """
 
 from __future__ import annotations
@@ -10,6 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from grader.precision import truth  # computed in float64, given back in the inputs' dtype
+from solutions.mistakes import mistake
+
+# --- truths ---------------------------------------------------------------------------------
 
 
 def _cosines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -27,43 +41,9 @@ def clip_loss_by_cross_entropy(img, txt, scale):
     return truth(run, img, txt)
 
 
-def clip_loss_mistake_outputs(img, txt, scale):
-    def ce_both(logits):
-        labels = torch.arange(logits.shape[0])
-        return F.cross_entropy(logits, labels), F.cross_entropy(logits.T, labels)
-
-    def run(img, txt):
-        cos = _cosines(img, txt)
-        rows, cols = ce_both(scale * cos)
-        return {
-            "mistake.ch11.clip_loss.image_to_text_only": rows,
-            "mistake.ch11.clip_loss.text_to_image_only": cols,
-            "mistake.ch11.clip_loss.not_normalised": sum(ce_both(scale * img @ txt.T)) / 2,
-            "mistake.ch11.clip_loss.divides_by_scale": sum(ce_both(cos / scale)) / 2,
-            "mistake.ch11.clip_loss.exponentiated_scale": sum(ce_both(torch.exp(torch.tensor(scale, dtype=torch.float64)) * cos)) / 2,
-        }
-
-    # a mistake whose output is inf or NaN names nothing (any unstable answer would match it)
-    return {key: out for key, out in truth(run, img, txt).items() if bool(torch.isfinite(out))}
-
-
 def zero_shot_softmax_of_cosines(img, classes, scale):
     """softmax over classes of logit_scale * cosine(image, class)."""
     return truth(lambda img, classes: torch.softmax(scale * _cosines(img, classes), dim=-1), img, classes)
-
-
-def zero_shot_classify_mistake_outputs(img, classes, scale):
-    def run(img, classes):
-        unit_img = F.normalize(img, dim=-1)
-        logits = scale * _cosines(img, classes)
-        return {
-            "mistake.ch11.zero_shot_classify.text_not_normalised": (torch.softmax(scale * unit_img @ classes.T, dim=-1), None),
-            "mistake.ch11.zero_shot_classify.image_not_normalised": (torch.softmax(scale * img @ F.normalize(classes, dim=-1).T, dim=-1), None),
-            "mistake.ch11.zero_shot_classify.softmax_over_images": (torch.softmax(logits, dim=0), None),
-            "mistake.ch11.zero_shot_classify.scale_ignored": (torch.softmax(logits / scale, dim=-1), None),
-        }
-
-    return truth(run, img, classes)
 
 
 def recall_at_k_variant(sims: torch.Tensor, k: int, strict: bool = False, count_match: bool = False) -> torch.Tensor:
@@ -76,20 +56,6 @@ def recall_at_k_variant(sims: torch.Tensor, k: int, strict: bool = False, count_
 
 def recall_at_k_of_cosines(img, txt, k):
     return truth(lambda i, t: recall_at_k_variant(_cosines(i, t), k), img, txt)
-
-
-def retrieval_recall_at_k_mistake_outputs(img, txt, k):
-    def run(img, txt):
-        cos = _cosines(img, txt)
-        return {
-            "mistake.ch11.retrieval_recall_at_k.ties_in_favour": recall_at_k_variant(cos, k, strict=True),
-            "mistake.ch11.retrieval_recall_at_k.match_not_excluded": recall_at_k_variant(cos, k, count_match=True),
-            "mistake.ch11.retrieval_recall_at_k.dot_product": recall_at_k_variant(img @ txt.T, k),
-            "mistake.ch11.retrieval_recall_at_k.text_to_image": recall_at_k_variant(cos.T, k),
-        }
-
-    return truth(run, img, txt)
-
 
 
 def clip_loss_stability_causes(img, txt, scale):
@@ -113,3 +79,143 @@ def clip_loss_stability_causes(img, txt, scale):
         return {"mistake.ch11.clip_loss.naive_softmax": unshifted}
     # both mistakes give inf here: a message that names both
     return {"mistake.ch11.clip_loss.unstable": unshifted} if not bool(torch.isfinite(unshifted)) else {}
+
+
+# --- clip_loss ------------------------------------------------------------------------------
+# A mistake's loss that is inf or NaN on a call's inputs (exp(logit_scale) overflows float32
+# at logit_scale = 100) names nothing: the checks name a non-finite loss by the stability
+# rule (`grader.checks.ch11_clip._expect_loss`, `expect_stable`).
+
+
+@mistake("ch11.clip_loss.image_to_text_only")
+def clip_loss(image_emb, text_emb, logit_scale):
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    logits = logit_scale * img @ txt.T
+    # each image against all texts: the rows only
+    return (torch.logsumexp(logits, dim=1) - logits.diagonal()).mean()
+
+
+@mistake("ch11.clip_loss.text_to_image_only")
+def clip_loss(image_emb, text_emb, logit_scale):
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    logits = logit_scale * img @ txt.T
+    # each text against all images: the columns only
+    return (torch.logsumexp(logits, dim=0) - logits.diagonal()).mean()
+
+
+@mistake("ch11.clip_loss.not_normalised")
+def clip_loss(image_emb, text_emb, logit_scale):
+    logits = logit_scale * image_emb @ text_emb.T  # dot products, not cosines
+    diag = logits.diagonal()
+    rows = torch.logsumexp(logits, dim=1) - diag
+    cols = torch.logsumexp(logits, dim=0) - diag
+    return (rows.mean() + cols.mean()) / 2
+
+
+@mistake("ch11.clip_loss.divides_by_scale")
+def clip_loss(image_emb, text_emb, logit_scale):
+    # treats logit_scale as a temperature
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    logits = img @ txt.T / logit_scale
+    diag = logits.diagonal()
+    rows = torch.logsumexp(logits, dim=1) - diag
+    cols = torch.logsumexp(logits, dim=0) - diag
+    return (rows.mean() + cols.mean()) / 2
+
+
+@mistake("ch11.clip_loss.exponentiated_scale")
+def clip_loss(image_emb, text_emb, logit_scale):
+    # takes logit_scale for CLIP's log temperature t and exponentiates it
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    logits = torch.exp(torch.as_tensor(logit_scale, dtype=img.dtype)) * img @ txt.T
+    diag = logits.diagonal()
+    rows = torch.logsumexp(logits, dim=1) - diag
+    cols = torch.logsumexp(logits, dim=0) - diag
+    return (rows.mean() + cols.mean()) / 2
+
+
+# --- zero_shot_classify ---------------------------------------------------------------------
+
+
+@mistake("ch11.zero_shot_classify.text_not_normalised")
+def zero_shot_classify(image_emb, class_text_emb, logit_scale=100.0):
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    logits = logit_scale * img @ class_text_emb.T  # the class prompts keep their norms
+    return torch.softmax(logits, dim=-1), logits.argmax(dim=-1)
+
+
+@mistake("ch11.zero_shot_classify.image_not_normalised")
+def zero_shot_classify(image_emb, class_text_emb, logit_scale=100.0):
+    # normalises the class prompts only: the argmax is right, the probabilities are not
+    txt = class_text_emb / class_text_emb.norm(dim=-1, keepdim=True)
+    logits = logit_scale * image_emb @ txt.T
+    return torch.softmax(logits, dim=-1), logits.argmax(dim=-1)
+
+
+@mistake("ch11.zero_shot_classify.softmax_over_images")
+def zero_shot_classify(image_emb, class_text_emb, logit_scale=100.0):
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = class_text_emb / class_text_emb.norm(dim=-1, keepdim=True)
+    logits = logit_scale * img @ txt.T
+    probs = torch.softmax(logits, dim=0)  # over the images, not the classes
+    return probs, probs.argmax(dim=-1)
+
+
+@mistake("ch11.zero_shot_classify.scale_ignored")
+def zero_shot_classify(image_emb, class_text_emb, logit_scale=100.0):
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = class_text_emb / class_text_emb.norm(dim=-1, keepdim=True)
+    logits = img @ txt.T  # cosines, never multiplied by logit_scale
+    return torch.softmax(logits, dim=-1), logits.argmax(dim=-1)
+
+
+# --- retrieval_recall_at_k ------------------------------------------------------------------
+
+
+@mistake("ch11.retrieval_recall_at_k.ties_in_favour")
+def retrieval_recall_at_k(image_emb, text_emb, k):
+    # counts only strictly more similar texts: ties go in the image's favour
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    sims = img @ txt.T
+    n = sims.shape[0]
+    match = sims[torch.arange(n), torch.arange(n)]
+    better = (sims > match[:, None]).sum(dim=1)
+    return (better < k).to(image_emb.dtype).mean()
+
+
+@mistake("ch11.retrieval_recall_at_k.match_not_excluded")
+def retrieval_recall_at_k(image_emb, text_emb, k):
+    # forgets that the match is among the texts at least as similar as itself
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    sims = img @ txt.T
+    n = sims.shape[0]
+    match = sims[torch.arange(n), torch.arange(n)]
+    at_least = (sims >= match[:, None]).sum(dim=1)
+    return (at_least < k).to(image_emb.dtype).mean()
+
+
+@mistake("ch11.retrieval_recall_at_k.dot_product")
+def retrieval_recall_at_k(image_emb, text_emb, k):
+    sims = image_emb @ text_emb.T  # raw dot products, not cosines
+    n = sims.shape[0]
+    match = sims[torch.arange(n), torch.arange(n)]
+    others = (sims >= match[:, None]).sum(dim=1) - 1
+    return (others < k).to(image_emb.dtype).mean()
+
+
+@mistake("ch11.retrieval_recall_at_k.text_to_image")
+def retrieval_recall_at_k(image_emb, text_emb, k):
+    # ranks the images for each text (columns) instead of the texts for each image (rows)
+    img = image_emb / image_emb.norm(dim=-1, keepdim=True)
+    txt = text_emb / text_emb.norm(dim=-1, keepdim=True)
+    sims = txt @ img.T
+    n = sims.shape[0]
+    match = sims[torch.arange(n), torch.arange(n)]
+    others = (sims >= match[:, None]).sum(dim=1) - 1
+    return (others < k).to(image_emb.dtype).mean()
