@@ -17,6 +17,8 @@ The outputs of the known mistakes (`solutions/mistakes/`, see `grader.known`) ar
 recorded the same way, eagerly: for each student call a check compares, the table
 {catalogue key: output} of its exercise function's mistakes, under `mistakes:<function>`
 (`recorded` answers None, not a discarded example, for inputs that were not recorded).
+`grader.release` also grades each known mistake as a submission with the same recorder,
+so the inputs Hypothesis shrinks a known mistake's failures to are recorded as well.
 
 What this leaves out: only `ref.*` calls and known mistakes are recorded; truths a check
 computes with torch itself are computed in the release as usual.
