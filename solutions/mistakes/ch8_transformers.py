@@ -1,8 +1,28 @@
 """Chapter 8, the reference side of known mistakes and of the truths the checks compare
-against: attention, multi-head attention, the encoder layer, the positional encoding
-and NT-Xent written with switches for the usual mistakes, and one function per exercise
-giving each known mistake's output (`ref.multi_head_attention_mistake_outputs(...)`).
-Reached through `ref`, so a student release ships only recorded outputs, never this code.
+against.
+
+Known mistakes: realistic student code for each `mistake.ch8.*` message of the
+catalogue, registered by its key (`solutions.mistakes.mistake`). Each is written as a
+student would write the exercise function in `solutions/ch8_transformers.py`, and runs
+in that module's namespace (torch, math, F and the chapter's functions such as
+`scaled_dot_product_attention` and `multi_head_attention`, as the references define
+them), so the mutant suite can grade it as a submission unchanged. They use a stable
+softmax or cross-entropy, finite wherever the truth is (but for the `fully_masked_nan`
+ones, whose NaN rows are the mistake), so that an answer that overflows matches none of
+them and is named by the stability rule. Mistakes the grader recognises otherwise (a
+crash, a non-finite answer, a transposed output, an overwrite of repeated tokens by
+scatter_, a finite mask fill that large scores outweigh) stay mutants in
+`tests/mutants/ch8_mutants.py`.
+
+Kept as a table: the second form of `fully_masked_uniform` (adding -1e4 to the masked
+scores; the registered form is masked_fill with -1e9), as one function cannot have two
+forms (`scaled_dot_product_attention_additive_fill`).
+
+Truths: attention weights by a plain softmax, the positional encoding in float64,
+NT-Xent as cross-entropy, and the stability causes of NT-Xent, reached through `ref`
+(`ref.nt_xent_by_cross_entropy(...)`).
+
+Never shipped in a release: the release carries the recorded outputs only.
 """
 
 from __future__ import annotations
@@ -12,159 +32,34 @@ import math
 import torch
 import torch.nn.functional as F
 
-from grader.compare import Known
-from grader.precision import truth  # mistakes computed in float64, given back in the inputs' dtype
+from grader.precision import truth  # the kept form computed in float64, given back in the inputs' dtype
+from solutions.mistakes import mistake
 
 NEG_INF = float("-inf")
 
-
-def embedding_backward_mistake_outputs(dout, idx, vocab):
-    """Catalogue key -> dW of each known mistake."""
-    E = dout.shape[-1]
-    flat_idx, flat_dout = idx.reshape(-1), dout.reshape(-1, E)
-    overwritten = torch.zeros(vocab, E, dtype=dout.dtype)
-    overwritten[flat_idx] = flat_dout  # last write wins, as a student's dW[idx] = dout
-    counts = torch.bincount(flat_idx, minlength=vocab).clamp_min(1).to(dout.dtype)
-    summed = torch.zeros(vocab, E, dtype=torch.float64).index_add_(0, flat_idx, flat_dout.double())
-    return {
-        "mistake.ch8.embedding_backward.assign_overwrites": overwritten,
-        "mistake.ch8.embedding_backward.averaged": (summed / counts.double().unsqueeze(1)).to(dout.dtype),
-    }
+# --- truths ---------------------------------------------------------------------------------
 
 
-def attention_variant(q, k, v, mask=None, *, scale=None, dim=-1, invert=False, after=False, fill=NEG_INF, nan_rows=False, added=False):
-    """Attention as computed correctly (defaults) or with one known mistake; `added` adds
-    the (finite) `fill` to masked scores instead of replacing them."""
+def attention_by_softmax(q, k, v, mask=None):
+    """(out, weights) of attention by torch.softmax over -inf-filled scores, a row with no
+    allowed key given zero weights."""
     d = q.shape[-1]
-    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(d) if scale is None else scale)
-    m = None if mask is None else (~mask if invert else mask)
-    if m is not None and not after:
-        scores = scores + (~m).to(scores.dtype) * fill if added else scores.masked_fill(~m, fill)
-    weights = torch.softmax(scores, dim=dim)
-    if m is not None and after:
-        weights = weights * m  # masked after the softmax: rows no longer sum to 1
-    if not nan_rows:
-        weights = torch.nan_to_num(weights, nan=0.0)
+    scores = q @ k.transpose(-2, -1) * (1 / math.sqrt(d))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, NEG_INF)
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1), nan=0.0)
     return weights @ v, weights
 
 
-def scaled_dot_product_attention_mistake_outputs(q, k, v, mask=None):
-    """Catalogue key -> (out, weights) of each known mistake, in float64."""
-    d = q.shape[-1]
-    wrong = lambda **kw: truth(lambda q, k, v: attention_variant(q, k, v, mask, **kw), q, k, v)  # noqa: E731
-    out = {
-        "mistake.ch8.scaled_dot_product_attention.scale": wrong(scale=1 / d),
-        "mistake.ch8.scaled_dot_product_attention.unscaled": wrong(scale=1.0),
-        "mistake.ch8.scaled_dot_product_attention.softmax_over_queries": wrong(dim=-2),
-    }
-    if mask is not None:
-        out |= {
-            "mistake.ch8.scaled_dot_product_attention.mask_inverted": wrong(invert=True),
-            "mistake.ch8.scaled_dot_product_attention.mask_after_softmax": wrong(after=True),
-            # masked_fill(-1e9): uniform weights; adding -1e4: the row's unmasked softmax
-            "mistake.ch8.scaled_dot_product_attention.fully_masked_uniform": Known(wrong(fill=-1e9), wrong(fill=-1e4, added=True)),
-            "mistake.ch8.scaled_dot_product_attention.fully_masked_nan": wrong(nan_rows=True),
-            "mistake.ch8.scaled_dot_product_attention.mask_ignored": truth(lambda q, k, v: attention_variant(q, k, v), q, k, v),
-        }
-        inverted = out["mistake.ch8.scaled_dot_product_attention.mask_inverted"]
-        if any(all(torch.equal(a, b) for a, b in zip(inverted, fill)) for fill in out["mistake.ch8.scaled_dot_product_attention.fully_masked_uniform"].outputs):
-            # every row fully masked or fully allowed: an inverted mask and a large negative
-            # constant give the same answer, and the constant is the likelier
-            del out["mistake.ch8.scaled_dot_product_attention.mask_inverted"]
-    return out
-
-
-def mha_variant(query, key, value, p, h, mask=None, *, split="heads_first", merge="heads_first", width=None, transposed_weights=False, fill=NEG_INF, nan_rows=False):
-    """Multi-head attention as computed correctly (defaults) or with one known mistake."""
-    N, T, E = query.shape
-    S = key.shape[1]
-    d = E // h
-    lin = (lambda x, W, b: x @ W + b) if transposed_weights else (lambda x, W, b: x @ W.T + b)
-
-    def heads(x, L):
-        if split == "no_transpose":
-            return x.reshape(N, h, L, d)
-        if split == "strided":  # head h takes features h, h + heads, ...
-            return x.reshape(N, L, d, h).permute(0, 3, 1, 2)
-        return x.reshape(N, L, h, d).transpose(1, 2)
-
-    q, k, v = heads(lin(query, p["W_q"], p["b_q"]), T), heads(lin(key, p["W_k"], p["b_k"]), S), heads(lin(value, p["W_v"], p["b_v"]), S)
-    out, _ = attention_variant(q, k, v, mask, scale=1 / math.sqrt(width or d), fill=fill, nan_rows=nan_rows)
-    if merge == "no_transpose":
-        concat = out.reshape(N, T, E)
-    elif split == "strided":
-        concat = out.permute(0, 2, 3, 1).reshape(N, T, E)
-    else:
-        concat = out.transpose(1, 2).reshape(N, T, E)
-    return lin(concat, p["W_o"], p["b_o"])
-
-
-def multi_head_attention_mistake_outputs(query, key, value, p, h, mask=None):
-    """Catalogue key -> the output of each known mistake, in float64."""
-    E = query.shape[-1]
-    wrong = lambda **kw: truth(lambda query, key, value, p: mha_variant(query, key, value, p, h, mask, **kw), query, key, value, p)  # noqa: E731
-    out = {
-        "mistake.ch8.multi_head_attention.merge_without_transpose": wrong(merge="no_transpose"),
-        "mistake.ch8.multi_head_attention.split_without_transpose": wrong(split="no_transpose"),
-        "mistake.ch8.multi_head_attention.head_order": wrong(split="strided"),
-        "mistake.ch8.multi_head_attention.scale": wrong(width=E),
-        "mistake.ch8.multi_head_attention.weights_not_transposed": wrong(transposed_weights=True),
-    }
-    if mask is not None:
-        out |= {
-            "mistake.ch8.multi_head_attention.mask_ignored": truth(lambda query, key, value, p: mha_variant(query, key, value, p, h), query, key, value, p),
-            "mistake.ch8.multi_head_attention.mask_inverted": truth(lambda query, key, value, p: mha_variant(query, key, value, p, h, ~mask), query, key, value, p),
-            "mistake.ch8.multi_head_attention.fully_masked_row": wrong(fill=-1e9),
-            "mistake.ch8.multi_head_attention.fully_masked_nan": wrong(nan_rows=True),
-        }
-    return out
-
-
-def positional_encoding_variant(T, d, *, swapped=False, halves=False, exponent=2, odd_last_zero=False):
-    """The encoding (defaults) or a known mistake, in float64, returned as float32."""
+def positional_encoding_in_float64(T, d):
+    """The sinusoidal encoding computed in float64, returned as float32."""
     p = torch.arange(T, dtype=torch.float64).unsqueeze(1)  # (T, 1)
     i = torch.arange((d + 1) // 2, dtype=torch.float64)  # pair index
-    angles = p / torch.pow(10000.0, exponent * i / d)  # (T, ceil(d / 2))
-    first, second = (torch.cos, torch.sin) if swapped else (torch.sin, torch.cos)
-    if halves:
-        return torch.cat([first(angles), second(angles[:, : d // 2])], dim=1).float()
+    angles = p / torch.pow(10000.0, 2 * i / d)  # (T, ceil(d / 2))
     pe = torch.zeros(T, d, dtype=torch.float64)
-    pe[:, 0::2] = first(angles)
-    pe[:, 1::2] = second(angles[:, : d // 2])
-    if odd_last_zero and d % 2:
-        pe[:, -1] = 0
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d // 2])
     return pe.float()
-
-
-def encoder_layer_variant(x, p, h, mask=None, *, kind="ok"):
-    """The pre-LN layer (kind "ok") or a known mistake, with the reference's attention maths."""
-    E = x.shape[-1]
-    ln = lambda t, w, b: F.layer_norm(t, (E,), p[w], p[b], eps=1e-5)  # noqa: E731
-    mha = lambda t, m: mha_variant(t, t, t, p, h, m)  # noqa: E731
-    act = F.gelu if kind == "gelu" else torch.relu
-    ffn = lambda t: act(t @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]  # noqa: E731
-    m = None if kind == "mask_ignored" else mask
-    if kind == "post_norm":
-        h1 = ln(x + mha(x, m), "ln1_w", "ln1_b")
-        return ln(h1 + ffn(h1), "ln2_w", "ln2_b")
-    a = ln(x, "ln1_w", "ln1_b")
-    h1 = mha(a, m) if kind == "no_attention_residual" else x + mha(a, m)
-    f = ln(h1, "ln1_w", "ln1_b") if kind == "ln1_reused" else ln(h1, "ln2_w", "ln2_b")
-    return ffn(f) if kind == "no_ffn_residual" else h1 + ffn(f)
-
-
-def transformer_encoder_layer_mistake_outputs(x, p, h, mask=None):
-    """Catalogue key -> the output of each known mistake, in float64."""
-    kinds = {
-        "post_norm": "post_norm",
-        "no_ffn_residual": "no_ffn_residual",
-        "no_attention_residual": "no_attention_residual",
-        "activation": "gelu",
-        "ln2": "ln1_reused",
-    }
-    if mask is not None:
-        kinds["mask_ignored"] = "mask_ignored"
-    return {f"mistake.ch8.transformer_encoder_layer.{key}": truth(lambda x, p: encoder_layer_variant(x, p, h, mask, kind=kind), x, p) for key, kind in kinds.items()}
 
 
 def nt_xent_by_cross_entropy(z1, z2, tau):
@@ -173,41 +68,6 @@ def nt_xent_by_cross_entropy(z1, z2, tau):
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     sim = (z @ z.T / tau).fill_diagonal_(NEG_INF)
     return F.cross_entropy(sim, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-
-def info_nce_loss_mistake_outputs(z1, z2, tau):
-    """Catalogue key -> the loss of each known mistake, in float64."""
-    n = z1.shape[0]
-
-    def self_kept(z1, z2):
-        z = F.normalize(torch.cat([z1, z2]), dim=1)
-        return F.cross_entropy(z @ z.T / tau, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-    def raw_dot(z1, z2):
-        z = torch.cat([z1, z2])
-        sim = (z @ z.T / tau).fill_diagonal_(NEG_INF)
-        return F.cross_entropy(sim, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-    def cross_view(z1, z2, both=False):
-        logits = F.normalize(z1, dim=1) @ F.normalize(z2, dim=1).T / tau
-        one = F.cross_entropy(logits, torch.arange(n))
-        return (one + F.cross_entropy(logits.T, torch.arange(n))) / 2 if both else one
-
-    def interleaved(z1, z2):  # views stacked as rows 2i, 2i + 1 but paired as i, i + N
-        z = torch.stack([z1, z2], dim=1).reshape(2 * n, -1)
-        return nt_xent_by_cross_entropy(z[:n], z[n:], tau)
-
-    out = {
-        "mistake.ch8.info_nce_loss.self_not_excluded": truth(self_kept, z1, z2),
-        "mistake.ch8.info_nce_loss.not_normalised": truth(raw_dot, z1, z2),
-        "mistake.ch8.info_nce_loss.cross_view_only": truth(cross_view, z1, z2),
-        "mistake.ch8.info_nce_loss.cross_view_symmetric": truth(cross_view, z1, z2, both=True),
-        "mistake.ch8.info_nce_loss.temperature": truth(nt_xent_by_cross_entropy, z1, z2, 1 / tau),
-    }
-    if n > 1:
-        out["mistake.ch8.info_nce_loss.wrong_positive"] = truth(interleaved, z1, z2)
-    return out
-
 
 
 def info_nce_stability_causes(z1, z2, tau):
@@ -228,3 +88,431 @@ def info_nce_stability_causes(z1, z2, tau):
         return {"mistake.ch8.info_nce_loss.no_max_shift": unshifted}
     # both mistakes give inf here: a message that names both
     return {"mistake.ch8.info_nce_loss.unstable": unshifted} if not bool(torch.isfinite(unshifted)) else {}
+
+
+# --- kept as a table ------------------------------------------------------------------------
+
+
+def scaled_dot_product_attention_additive_fill(q, k, v, mask=None):
+    """The second form of `fully_masked_uniform`, adding -1e4 to the masked scores (a fully
+    masked row gets the softmax of its raw scores), in float64; the first form,
+    masked_fill with -1e9, is the registered mistake. For `mistakes=`; empty without a mask."""
+    if mask is None:
+        return {}
+
+    def added(q, k, v):
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        weights = torch.softmax(scores + (~mask).to(scores.dtype) * -1e4, dim=-1)
+        return weights @ v, weights
+
+    return {"mistake.ch8.scaled_dot_product_attention.fully_masked_uniform": truth(added, q, k, v)}
+
+
+# --- embedding_backward ---------------------------------------------------------------------
+
+
+@mistake("ch8.embedding_backward.assign_overwrites")
+def embedding_backward(dout, idx, vocab_size):
+    E = dout.shape[-1]
+    dW = torch.zeros(vocab_size, E, dtype=dout.dtype, device=dout.device)
+    dW[idx.reshape(-1)] = dout.reshape(-1, E)  # last write wins: repeated tokens lose gradient
+    return dW
+
+
+@mistake("ch8.embedding_backward.averaged")
+def embedding_backward(dout, idx, vocab_size):
+    E = dout.shape[-1]
+    dW = torch.zeros(vocab_size, E, dtype=dout.dtype, device=dout.device)
+    dW.index_add_(0, idx.reshape(-1), dout.reshape(-1, E))
+    counts = torch.bincount(idx.reshape(-1), minlength=vocab_size).clamp_min(1)
+    return dW / counts.unsqueeze(1).to(dout.dtype)
+
+
+# --- sinusoidal_positional_encoding ---------------------------------------------------------
+
+
+@mistake("ch8.sinusoidal_positional_encoding.sin_cos_swapped")
+def sinusoidal_positional_encoding(T, d):
+    pos = torch.arange(T, dtype=torch.float64).unsqueeze(1)
+    angles = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float64) / d)
+    pe = torch.zeros(T, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.cos(angles)
+    pe[:, 1::2] = torch.sin(angles[:, : d // 2])
+    return pe.float()
+
+
+@mistake("ch8.sinusoidal_positional_encoding.halves_concatenated")
+def sinusoidal_positional_encoding(T, d):
+    pos = torch.arange(T, dtype=torch.float64).unsqueeze(1)
+    angles = pos / torch.pow(10000.0, torch.arange(0, d, 2, dtype=torch.float64) / d)
+    # [sin | cos] blocks (as in some codebases) instead of alternating columns
+    return torch.cat([torch.sin(angles), torch.cos(angles[:, : d // 2])], dim=1).float()
+
+
+@mistake("ch8.sinusoidal_positional_encoding.frequency")
+def sinusoidal_positional_encoding(T, d):
+    pos = torch.arange(T, dtype=torch.float64).unsqueeze(1)
+    i = torch.arange((d + 1) // 2, dtype=torch.float64)
+    angles = pos / torch.pow(10000.0, i / d)  # forgot the factor 2 in 2i / d
+    pe = torch.zeros(T, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angles)
+    pe[:, 1::2] = torch.cos(angles[:, : d // 2])
+    return pe.float()
+
+
+@mistake("ch8.sinusoidal_positional_encoding.odd_width")
+def sinusoidal_positional_encoding(T, d):
+    pe = torch.zeros(T, d)
+    for i in range(d // 2):  # odd d: the last (sine) column is never written
+        angle = torch.arange(T, dtype=torch.float64) / 10000.0 ** (2 * i / d)
+        pe[:, 2 * i] = torch.sin(angle).float()
+        pe[:, 2 * i + 1] = torch.cos(angle).float()
+    return pe
+
+
+# --- scaled_dot_product_attention -----------------------------------------------------------
+# A fully masked row of -inf scores is NaN after torch.softmax: the mistakes that are not
+# about such rows give it zero weights, as the contract asks.
+
+
+@mistake("ch8.scaled_dot_product_attention.scale")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / q.shape[-1]  # divided by d, not sqrt(d)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))
+    return weights @ v, weights
+
+
+@mistake("ch8.scaled_dot_product_attention.unscaled")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = torch.where(mask.any(dim=-1, keepdim=True), weights, torch.zeros_like(weights))
+    return weights @ v, weights
+
+
+@mistake("ch8.scaled_dot_product_attention.softmax_over_queries")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-2))
+    return weights @ v, weights
+
+
+# before mask_inverted: where every row is fully masked or fully allowed, an inverted mask
+# and masked_fill with -1e9 give the same answer, and the constant is the likelier
+@mistake("ch8.scaled_dot_product_attention.fully_masked_uniform")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)  # a fully masked row becomes uniform
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+@mistake("ch8.scaled_dot_product_attention.mask_inverted")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(mask, float("-inf"))  # nn.MultiheadAttention's convention
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1))
+    return weights @ v, weights
+
+
+@mistake("ch8.scaled_dot_product_attention.mask_after_softmax")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights * mask  # zeroes the masked keys but does not renormalise
+    return weights @ v, weights
+
+
+@mistake("ch8.scaled_dot_product_attention.fully_masked_nan")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # NaN on a fully masked row
+    return weights @ v, weights
+
+
+@mistake("ch8.scaled_dot_product_attention.mask_ignored")
+def scaled_dot_product_attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    weights = torch.softmax(scores, dim=-1)  # the mask is never used
+    return weights @ v, weights
+
+
+# --- multi_head_attention -------------------------------------------------------------------
+
+
+@mistake("ch8.multi_head_attention.merge_without_transpose")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    heads, _ = scaled_dot_product_attention(q, k, v, mask)
+    return heads.reshape(N, T, E) @ W_o.T + b_o  # (N, h, T, d) read as (N, T, E)
+
+
+@mistake("ch8.multi_head_attention.split_without_transpose")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, num_heads, T, d)
+    k = (key @ W_k.T + b_k).reshape(N, num_heads, S, d)
+    v = (value @ W_v.T + b_v).reshape(N, num_heads, S, d)
+    heads, _ = scaled_dot_product_attention(q, k, v, mask)
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
+
+
+@mistake("ch8.multi_head_attention.head_order")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    # (N, L, d, heads): head h takes features h, h + heads, ... instead of a contiguous block
+    q = (query @ W_q.T + b_q).reshape(N, T, d, num_heads).permute(0, 3, 1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, d, num_heads).permute(0, 3, 1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, d, num_heads).permute(0, 3, 1, 2)
+    heads, _ = scaled_dot_product_attention(q, k, v, mask)
+    return heads.permute(0, 2, 3, 1).reshape(N, T, E) @ W_o.T + b_o
+
+
+@mistake("ch8.multi_head_attention.scale")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(E)  # should be sqrt(E / num_heads)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.nan_to_num(torch.softmax(scores, dim=-1))
+    heads = weights @ v
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
+
+
+@mistake("ch8.multi_head_attention.weights_not_transposed")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    heads, _ = scaled_dot_product_attention(q, k, v, mask)
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o + b_o
+
+
+# before mask_ignored and mask_inverted: with a single key, ignoring the mask (or, where
+# every row is masked, inverting it) and masked_fill with -1e9 give the same answer, and
+# the constant is the likelier
+@mistake("ch8.multi_head_attention.fully_masked_row")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -1e9)  # a fully masked row averages all values
+    heads = torch.softmax(scores, dim=-1) @ v
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
+
+
+@mistake("ch8.multi_head_attention.mask_ignored")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    heads, _ = scaled_dot_product_attention(q, k, v)  # the mask is not passed on
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
+
+
+@mistake("ch8.multi_head_attention.mask_inverted")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    # nn.MultiheadAttention's convention (True = hidden) carried over
+    heads, _ = scaled_dot_product_attention(q, k, v, None if mask is None else ~mask)
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
+
+
+@mistake("ch8.multi_head_attention.fully_masked_nan")
+def multi_head_attention(query, key, value, W_q, W_k, W_v, W_o, b_q, b_k, b_v, b_o, num_heads, mask=None):
+    N, T, E = query.shape
+    S = key.shape[1]
+    d = E // num_heads
+    q = (query @ W_q.T + b_q).reshape(N, T, num_heads, d).transpose(1, 2)
+    k = (key @ W_k.T + b_k).reshape(N, S, num_heads, d).transpose(1, 2)
+    v = (value @ W_v.T + b_v).reshape(N, S, num_heads, d).transpose(1, 2)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    heads = torch.softmax(scores, dim=-1) @ v  # NaN where a row has no allowed key
+    return heads.transpose(1, 2).reshape(N, T, E) @ W_o.T + b_o
+
+
+# --- transformer_encoder_layer --------------------------------------------------------------
+
+
+@mistake("ch8.transformer_encoder_layer.post_norm")
+def transformer_encoder_layer(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    attn = multi_head_attention(
+        x, x, x, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads, mask,
+    )
+    h = F.layer_norm(x + attn, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    ff = torch.relu(h @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+    return F.layer_norm(h + ff, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+
+
+@mistake("ch8.transformer_encoder_layer.no_ffn_residual")
+def transformer_encoder_layer(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = x + multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads, mask,
+    )
+    f = F.layer_norm(h, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+    return torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
+@mistake("ch8.transformer_encoder_layer.no_attention_residual")
+def transformer_encoder_layer(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads, mask,
+    )  # forgot "x +"
+    f = F.layer_norm(h, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+    return h + torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
+@mistake("ch8.transformer_encoder_layer.activation")
+def transformer_encoder_layer(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = x + multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads, mask,
+    )
+    f = F.layer_norm(h, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+    return h + F.gelu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
+@mistake("ch8.transformer_encoder_layer.ln2")
+def transformer_encoder_layer(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = x + multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads, mask,
+    )
+    f = F.layer_norm(h, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)  # should be ln2
+    return h + torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
+@mistake("ch8.transformer_encoder_layer.mask_ignored")
+def transformer_encoder_layer(x, params, num_heads, mask=None):
+    p = params
+    E = x.shape[-1]
+    a = F.layer_norm(x, (E,), p["ln1_w"], p["ln1_b"], eps=1e-5)
+    h = x + multi_head_attention(
+        a, a, a, p["W_q"], p["W_k"], p["W_v"], p["W_o"],
+        p["b_q"], p["b_k"], p["b_v"], p["b_o"], num_heads,
+    )  # the mask is not passed on
+    f = F.layer_norm(h, (E,), p["ln2_w"], p["ln2_b"], eps=1e-5)
+    return h + torch.relu(f @ p["W_1"].T + p["b_1"]) @ p["W_2"].T + p["b_2"]
+
+
+# --- info_nce_loss --------------------------------------------------------------------------
+
+
+@mistake("ch8.info_nce_loss.self_not_excluded")
+def info_nce_loss(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T / temperature  # the anchor's own similarity stays in the denominator
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return F.cross_entropy(sim, positives)
+
+
+@mistake("ch8.info_nce_loss.not_normalised")
+def info_nce_loss(z1, z2, temperature):
+    n = z1.shape[0]
+    z = torch.cat([z1, z2])  # raw dot products, not cosines
+    sim = z @ z.T / temperature
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return F.cross_entropy(sim, positives)
+
+
+@mistake("ch8.info_nce_loss.cross_view_only")
+def info_nce_loss(z1, z2, temperature):
+    # CLIP-style: z1 anchors against z2 only; misses the same-view negatives and z2's anchors
+    a = F.normalize(z1, dim=1)
+    b = F.normalize(z2, dim=1)
+    logits = a @ b.T / temperature
+    return F.cross_entropy(logits, torch.arange(z1.shape[0], device=z1.device))
+
+
+@mistake("ch8.info_nce_loss.cross_view_symmetric")
+def info_nce_loss(z1, z2, temperature):
+    a = F.normalize(z1, dim=1)
+    b = F.normalize(z2, dim=1)
+    logits = a @ b.T / temperature
+    labels = torch.arange(z1.shape[0], device=z1.device)
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+@mistake("ch8.info_nce_loss.temperature")
+def info_nce_loss(z1, z2, temperature):
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    sim = z @ z.T * temperature  # multiplied instead of divided
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return F.cross_entropy(sim, positives)
+
+
+@mistake("ch8.info_nce_loss.wrong_positive")
+def info_nce_loss(z1, z2, temperature):
+    n = z1.shape[0]
+    # views interleaved as rows 2i, 2i + 1, but positives still paired as i, i + N
+    z = F.normalize(torch.stack([z1, z2], dim=1).reshape(2 * n, -1), dim=1)
+    sim = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    return F.cross_entropy(sim, positives)
