@@ -207,12 +207,15 @@ def _recognised(failure: CheckFailure, got: object, ctx: _Context) -> CheckFailu
     registered mistake `got` matches; a mistake the check named itself comes first."""
     if failure.key in _keys(ctx.mistakes):
         return failure
-    key = known.recognise(got, ctx.rtol, ctx.atol)
-    if key is None or key == failure.key:
+    keys = known.recognise_all(got, ctx.rtol, ctx.atol)
+    if not keys or keys[0] == failure.key:
         return failure
+    # the input cannot tell these mistakes apart: the message names the first and says
+    # the others are possible too
+    reveal = failure.reveal | ({"or_known": keys[1:3]} if len(keys) > 1 else {})
     if isinstance(failure, PartialCredit):
-        return PartialCredit(failure.fraction, key, failure.params, failure.reveal)
-    return CheckFailure(key, failure.params, failure.reveal)
+        return PartialCredit(failure.fraction, keys[0], failure.params, reveal)
+    return CheckFailure(keys[0], failure.params, reveal)
 
 
 def _keys(mistakes: dict | Callable | None) -> set[str]:

@@ -61,13 +61,17 @@ def record(got: object) -> None:
 def recognise(got: object, rtol: float | None = None, atol: float | None = None) -> str | None:
     """The catalogue key of the first registered mistake whose output `got` matches, or
     None. rtol/atol: the check's own tolerances, when looser than the dtype's."""
+    found = recognise_all(got, rtol, atol)
+    return found[0] if found else None
+
+
+def recognise_all(got: object, rtol: float | None = None, atol: float | None = None) -> list[str]:
+    """The catalogue keys of every registered mistake whose output `got` matches, in the
+    order they are registered: more than one when the failing input cannot tell them apart."""
     call = call_of(got)
     if call is None:
-        return None
-    for key, output in outputs(call).items():
-        if matches(got, output, rtol, atol):
-            return key
-    return None
+        return []
+    return [key for key, output in outputs(call).items() if matches(got, output, rtol, atol)]
 
 
 def matches(got: object, output: object, rtol: float | None = None, atol: float | None = None) -> bool:

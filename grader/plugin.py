@@ -157,6 +157,9 @@ class Collector:
         t = lambda key, **p: messages.text(key, self.lang, **p)  # noqa: E731
         if isinstance(exc, CheckFailure):
             lines = [t(exc.key, **exc.params)]
+            # several known mistakes give this very answer: each is named (public or not,
+            # a catalogue message shows no input)
+            lines += [t("detail.or_known", message=t(key)) for key in exc.reveal.get("or_known", ())]
             if public:
                 # the call whose answer was judged, as the student would write it; the
                 # check's own `inputs` only when it made no call

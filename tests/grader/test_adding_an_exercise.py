@@ -51,6 +51,8 @@ def l2_normalize(x, eps=1e-12):
     return x / x.abs().sum(dim=-1, keepdim=True).clamp_min(eps)
 '''
 CHECK = '''
+from grader.precision import truth  # noqa: E402 - the recipe's check brings what it uses
+
 
 @exercise("ch11.l2_normalize", points=2)
 @given(case=pairs())

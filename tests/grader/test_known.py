@@ -221,3 +221,17 @@ def test_recorded_mistake_outputs_are_replayed_and_a_miss_knows_nothing(replayed
             expect_close(_student_call(_db_mean(*other), *other), _truth(*other), name=NAMES, batch=4)
         assert failure.value.key == "mistake.factor_inverse_batch"
     assert isinstance(failure.value, PartialCredit)
+
+
+def test_mistakes_the_failing_input_cannot_tell_apart_are_all_named(monkeypatch):
+    from grader.messages import text
+    from grader.plugin import Collector
+
+    first, second = "mistake.ch9.bpe_encode.merges_in_reverse_order", "mistake.ch9.bpe_encode.most_frequent_first"
+    monkeypatch.setattr(known, "recognise_all", lambda got, rtol=None, atol=None: [first, second])
+    with pytest.raises(CheckFailure) as failed:
+        expect_close([258, 97], [98, 256], name="ids")
+    assert failed.value.key == first and failed.value.reveal["or_known"] == [second]
+    status, message = Collector(None, set(), False, 0, "en").explain(failed.value, "public")
+    assert status == "failed" and text(first, "en") in message and text(second, "en") in message
+    assert message.index(text(first, "en")) < message.index(text(second, "en"))
