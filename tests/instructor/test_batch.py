@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -53,7 +54,13 @@ def _submissions(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_batch_grades_every_submission_and_survives_hanging_and_crashing_ones(tmp_path):
+def test_batch_grades_every_submission_and_survives_hanging_and_crashing_ones(tmp_path, monkeypatch):
+    # this batch's temporary folders, and so its workers' command lines, under a folder of
+    # its own: a batch of another test running beside this one is not counted
+    own = tmp_path / "tmp"
+    own.mkdir()
+    monkeypatch.setenv("TMPDIR", str(own))
+    monkeypatch.setattr(tempfile, "tempdir", str(own))
     subs = _submissions(tmp_path)
     out = tmp_path / "gradebook.csv"
     args = ["grade-batch", str(subs), "--out", str(out), "--target", TARGET, "--jobs", "2",
@@ -73,7 +80,7 @@ def test_batch_grades_every_submission_and_survives_hanging_and_crashing_ones(tm
     assert rows["carol"]["status"] == "ok" and float(rows["carol"]["total"]) == 0  # graded: its code crashed
     assert rows["erin"]["status"] == "unsafe" and "zip" in rows["erin"]["detail"] and rows["erin"]["total"] == ""
     assert "timeout" in result.stdout and "alice" in result.stdout
-    assert not _busy_workers(), "a timed-out submission left a worker running"
+    assert not _busy_workers(own), "a timed-out submission left a worker running"
 
     # re-running resumes: nothing left to grade, rows kept
     again = runner.invoke(app, args, catch_exceptions=False)
@@ -83,17 +90,22 @@ def test_batch_grades_every_submission_and_survives_hanging_and_crashing_ones(tm
     assert "5 submissions already in" in " ".join(again.stdout.split())
 
 
-def _busy_workers() -> list[int]:
-    """Worker processes still spinning in bob's infinite loop (children of nobody we know)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            parts = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"grader.worker" in parts and any(b"dlcourse-batch-" in p or b"/bob" in p for p in parts):
-            found.append(int(cmdline.parent.name))
-    return found
+def _busy_workers(own: Path, wait: float = 10.0) -> list[int]:
+    """Worker processes of the batch whose temporary folders are under `own`, still alive
+    `wait` seconds after the batch ended (a kill takes a moment on a loaded machine)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                parts = cmdline.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"grader.worker" in parts and any(str(own).encode() in p for p in parts):
+                found.append(int(cmdline.parent.name))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def test_resume_refuses_a_gradebook_with_other_columns(tmp_path):
