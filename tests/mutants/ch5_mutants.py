@@ -1,5 +1,10 @@
 """Mutants and variants of chapter 5 (convolutional networks).
 
+The known mistakes that show in the values are registered in `solutions/mistakes/ch5_cnn.py`
+and graded as mutants from there (`tests.mutants.mistake_cases`); this module keeps the
+variants and the mutants the grader names otherwise (from a wrong shape, or from the
+pixels a tie rule decides).
+
 Each function is graded as if it were the student's, appended to `solutions/ch5_cnn.py`
 under the exercise's name: it may use torch, `F` (torch.nn.functional), `nn` and the
 module's other functions, nothing else from this file.
@@ -16,17 +21,6 @@ from tests.mutants import mutant, variant
 # ---------------------------------------------------------------- ch5.im2col
 
 
-@mutant("ch5.im2col", expect=r"order|layout|channel")
-def im2col__kernel_major_rows(x, kernel_size, stride=1, padding=0):
-    # rows ordered (i, j, c) instead of F.unfold's (c, i, j)
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    n, c = x.shape[0], x.shape[1]
-    xp = F.pad(x, (padding, padding, padding, padding))
-    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)  # (N, C, Ho, Wo, kh, kw)
-    ho, wo = patches.shape[2], patches.shape[3]
-    return patches.permute(0, 4, 5, 1, 2, 3).reshape(n, c * kh * kw, ho * wo)
-
-
 @mutant("ch5.im2col", expect=r"padding")
 def im2col__padding_ignored(x, kernel_size, stride=1, padding=0):
     kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
@@ -34,17 +28,6 @@ def im2col__padding_ignored(x, kernel_size, stride=1, padding=0):
     patches = x.unfold(2, kh, stride).unfold(3, kw, stride)
     ho, wo = patches.shape[2], patches.shape[3]
     return patches.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
-
-
-@mutant("ch5.im2col", expect=r"order|layout|transpose")
-def im2col__patches_column_major(x, kernel_size, stride=1, padding=0):
-    # patches listed column by column (wo, ho) instead of row by row
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    n, c = x.shape[0], x.shape[1]
-    xp = F.pad(x, (padding, padding, padding, padding))
-    patches = xp.unfold(2, kh, stride).unfold(3, kw, stride)
-    ho, wo = patches.shape[2], patches.shape[3]
-    return patches.permute(0, 1, 4, 5, 3, 2).reshape(n, c * kh * kw, ho * wo)
 
 
 @variant("ch5.im2col")
@@ -64,28 +47,6 @@ def im2col__loops(x, kernel_size, stride=1, padding=0):
 
 
 # ---------------------------------------------------------------- ch5.conv2d_forward
-
-
-@mutant("ch5.conv2d_forward", expect=r"flip|cross-correlation")
-def conv2d_forward__kernel_flipped(x, w, b, stride=1, padding=0):
-    # true convolution: the kernel is flipped in both spatial dims
-    n, _, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    ho = (h + 2 * padding - kh) // stride + 1
-    wo = (wd + 2 * padding - kw) // stride + 1
-    cols = im2col(x, (kh, kw), stride, padding)
-    out = w.flip(-1, -2).reshape(f, -1) @ cols + b.reshape(1, f, 1)
-    return out.reshape(n, f, ho, wo)
-
-
-@mutant("ch5.conv2d_forward", expect=r"bias")
-def conv2d_forward__bias_forgotten(x, w, b, stride=1, padding=0):
-    n, _, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    ho = (h + 2 * padding - kh) // stride + 1
-    wo = (wd + 2 * padding - kw) // stride + 1
-    cols = im2col(x, (kh, kw), stride, padding)
-    return (w.reshape(f, -1) @ cols).reshape(n, f, ho, wo)
 
 
 @mutant("ch5.conv2d_forward", expect=r"stride")
@@ -134,62 +95,6 @@ def conv2d_forward__shifted_sums(x, w, b, stride=1, padding=0):
 # ---------------------------------------------------------------- ch5.conv2d_backward
 
 
-@mutant("ch5.conv2d_backward", expect=r"overlap|accumulate|add")
-def conv2d_backward__dx_overwritten(dout, x, w, stride=1, padding=0):
-    # "=" instead of "+=": a pixel covered by several windows keeps only the last one
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    ho, wo = dout.shape[2], dout.shape[3]
-    dout_flat = dout.reshape(n, f, ho * wo)
-    db = dout.sum(dim=(0, 2, 3))
-    cols = im2col(x, (kh, kw), stride, padding)
-    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
-    dcols = (w.reshape(f, -1).T @ dout_flat).reshape(n, c, kh, kw, ho, wo)
-    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] = dcols[:, :, i, j]
-    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
-
-
-@mutant("ch5.conv2d_backward", expect=r"\bdb\b|bias|mean")
-def conv2d_backward__db_averaged(dout, x, w, stride=1, padding=0):
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    ho, wo = dout.shape[2], dout.shape[3]
-    dout_flat = dout.reshape(n, f, ho * wo)
-    db = dout.mean(dim=(0, 2, 3))
-    cols = im2col(x, (kh, kw), stride, padding)
-    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
-    dcols = (w.reshape(f, -1).T @ dout_flat).reshape(n, c, kh, kw, ho, wo)
-    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, :, i : i + stride * ho : stride, j : j + stride * wo : stride] += dcols[:, :, i, j]
-    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
-
-
-@mutant("ch5.conv2d_backward", expect=r"flip|kernel")
-def conv2d_backward__dx_unflipped_full_conv(dout, x, w, stride=1, padding=0):
-    # dx as a "full" correlation of dout with the UNflipped kernel (stride 1 formula)
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    ho, wo = dout.shape[2], dout.shape[3]
-    dout_flat = dout.reshape(n, f, ho * wo)
-    db = dout.sum(dim=(0, 2, 3))
-    cols = im2col(x, (kh, kw), stride, padding)
-    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
-    # dilate dout by the stride, then pad it fully
-    dil = dout.new_zeros((n, f, (ho - 1) * stride + 1, (wo - 1) * stride + 1))
-    dil[:, :, ::stride, ::stride] = dout
-    full = F.pad(dil, (kw - 1, kw - 1, kh - 1, kh - 1))
-    wt = w.transpose(0, 1)  # (C, F, kh, kw), should also be flipped
-    dxp_valid = conv2d_forward(full, wt, w.new_zeros(c), 1, 0)
-    dxp = x.new_zeros((n, c, h + 2 * padding, wd + 2 * padding))
-    dxp[:, :, : dxp_valid.shape[2], : dxp_valid.shape[3]] = dxp_valid
-    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, db
-
-
 @variant("ch5.conv2d_backward")
 def conv2d_backward__transposed_conv(dout, x, w, stride=1, padding=0):
     # dx is the full correlation of the stride-dilated dout with the flipped kernel
@@ -222,12 +127,6 @@ def maxpool2d_forward__stride_is_kernel(x, kernel_size, stride):
     return x.unfold(2, k, k).unfold(3, k, k).amax(dim=(-2, -1))
 
 
-@mutant("ch5.maxpool2d_forward", expect=r"max|average|mean")
-def maxpool2d_forward__average(x, kernel_size, stride):
-    k = kernel_size
-    return x.unfold(2, k, stride).unfold(3, k, stride).mean(dim=(-2, -1))
-
-
 @mutant("ch5.maxpool2d_forward", expect=r"shape|floor|partial")
 def maxpool2d_forward__ceil_mode(x, kernel_size, stride):
     # keeps partial windows at the bottom and right border (pads with -inf)
@@ -255,60 +154,6 @@ def maxpool2d_forward__strided_slices(x, kernel_size, stride):
 
 
 # ---------------------------------------------------------------- ch5.maxpool2d_backward
-
-
-@mutant("ch5.maxpool2d_backward", expect=r"first|tie")
-def maxpool2d_backward__every_maximum(dout, x, kernel_size, stride):
-    # every pixel equal to the window's maximum gets the whole gradient
-    n, c, h, wd = x.shape
-    k = kernel_size
-    ho, wo = dout.shape[2], dout.shape[3]
-    dx = x.new_zeros(x.shape)
-    for r in range(ho):
-        for q in range(wo):
-            win = x[:, :, r * stride : r * stride + k, q * stride : q * stride + k]
-            mask = win == win.amax(dim=(-2, -1), keepdim=True)
-            rows, cols = slice(r * stride, r * stride + k), slice(q * stride, q * stride + k)
-            dx[:, :, rows, cols] += mask * dout[:, :, r : r + 1, q : q + 1]
-    return dx
-
-
-@mutant("ch5.maxpool2d_backward", expect=r"first|tie|last")
-def maxpool2d_backward__last_maximum(dout, x, kernel_size, stride):
-    n, c, h, wd = x.shape
-    k = kernel_size
-    windows = x.unfold(2, k, stride).unfold(3, k, stride)
-    ho, wo = windows.shape[2], windows.shape[3]
-    flat = windows.reshape(n, c, ho, wo, k * k)
-    # argmax of the reversed window: the last maximum
-    flat_arg = k * k - 1 - flat.flip(-1).argmax(dim=-1)
-    rows = torch.arange(ho, device=x.device).reshape(ho, 1) * stride + flat_arg // k
-    cols = torch.arange(wo, device=x.device).reshape(1, wo) * stride + flat_arg % k
-    target = (rows * wd + cols).reshape(n, c, ho * wo)
-    dx = x.new_zeros((n, c, h * wd))
-    dx.scatter_add_(2, target, dout.reshape(n, c, ho * wo))
-    return dx.reshape(n, c, h, wd)
-
-
-@mutant("ch5.maxpool2d_backward", expect=r"overlap|add|accumulate")
-def maxpool2d_backward__overlap_overwrites(dout, x, kernel_size, stride):
-    n, c, h, wd = x.shape
-    k = kernel_size
-    windows = x.unfold(2, k, stride).unfold(3, k, stride)
-    ho, wo = windows.shape[2], windows.shape[3]
-    flat_arg = windows.reshape(n, c, ho, wo, k * k).argmax(dim=-1)
-    dx = x.new_zeros(x.shape)
-    for r in range(ho):
-        for q in range(wo):
-            i, j = flat_arg[:, :, r, q] // k, flat_arg[:, :, r, q] % k
-            win = torch.zeros_like(x[:, :, :k, :k]).reshape(n, c, k * k)
-            win.scatter_(2, (i * k + j).unsqueeze(-1), dout[:, :, r, q].unsqueeze(-1))
-            region = dx[:, :, r * stride : r * stride + k, q * stride : q * stride + k]
-            # keeps what was there only where this window writes nothing
-            dx[:, :, r * stride : r * stride + k, q * stride : q * stride + k] = torch.where(
-                win.reshape(n, c, k, k) != 0, win.reshape(n, c, k, k), region
-            )
-    return dx
 
 
 @variant("ch5.maxpool2d_backward")
@@ -443,24 +288,6 @@ def conv2d_forward__six_nested_loops(x, w, b, stride=1, padding=0):
     return out
 
 
-@mutant("ch5.conv2d_backward", expect=r"stride")
-def conv2d_backward__stride_ignored_in_dx(dout, x, w, stride=1, padding=0):
-    # dw and db are right; dx scatters the windows as if the stride were 1
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    ho, wo = dout.shape[2], dout.shape[3]
-    dout_flat = dout.reshape(n, f, ho * wo)
-    db = dout.sum(dim=(0, 2, 3))
-    cols = im2col(x, (kh, kw), stride, padding)
-    dw = (dout_flat @ cols.transpose(1, 2)).sum(dim=0).reshape(w.shape)
-    dcols = (w.reshape(f, -1).T @ dout_flat).reshape(n, c, kh, kw, ho, wo)
-    dxp = x.new_zeros((n, c, h + 2 * padding + kh * stride, wd + 2 * padding + kw * stride))
-    for i in range(kh):
-        for j in range(kw):
-            dxp[:, :, i : i + ho, j : j + wo] += dcols[:, :, i, j]
-    return dxp[:, :, padding : padding + h, padding : padding + wd].clone(), dw, db
-
-
 @variant("ch5.conv2d_backward")
 def conv2d_backward__naive_loops(dout, x, w, stride=1, padding=0):
     # every (image, filter, window, channel, offset) term by hand
@@ -480,21 +307,6 @@ def conv2d_backward__naive_loops(dout, x, w, stride=1, padding=0):
                                 dx[a, :, rr, cc] += g * w[o, :, i, j]
                                 dw[o, :, i, j] += g * x[a, :, rr, cc]
     return dx, dw, dout.sum(dim=(0, 2, 3))
-
-
-@mutant("ch5.maxpool2d_backward", expect=r"split|first|tie")
-def maxpool2d_backward__split_between_ties(dout, x, kernel_size, stride):
-    # tied maxima share the window's gradient equally
-    k = kernel_size
-    ho, wo = dout.shape[2], dout.shape[3]
-    dx = torch.zeros_like(x)
-    for r in range(ho):
-        for q in range(wo):
-            rows, cols = slice(r * stride, r * stride + k), slice(q * stride, q * stride + k)
-            win = x[:, :, rows, cols]
-            mask = (win == win.amax(dim=(-2, -1), keepdim=True)).to(x.dtype)
-            dx[:, :, rows, cols] += mask / mask.sum(dim=(-2, -1), keepdim=True) * dout[:, :, r : r + 1, q : q + 1]
-    return dx
 
 
 @mutant("ch5.maxpool2d_backward", expect=r"first|tie")
