@@ -3,8 +3,10 @@ k-means and PCA.
 
 Expected values come from PyTorch (F.softmax, F.log_softmax), scikit-learn (KMeans, PCA,
 in the hidden checks only, so `dlcourse check` does not pay for importing it) or the
-reference, computed in float64. Known mistakes are recomputed here so feedback can name
-them. Inputs where the contract does not decide the answer in floating point (k-means
+reference, computed in float64. Known mistakes are student code registered in
+`solutions/mistakes/ch1_ml_basics.py`, and `expect_close` names the one a wrong answer
+matches; the checks name here only the mistakes no one function expresses (message
+parameters such as k-means' iteration count, PCA's sign, second forms). Inputs where the contract does not decide the answer in floating point (k-means
 points almost exactly between two centroids, principal directions of nearly equal
 variance) are discarded, so a correct solution never fails.
 """
@@ -61,16 +63,6 @@ def large_logits_case(draw):
     return (x.double() * big / 10 + offsets).to(x.dtype), dim
 
 
-def _naive_softmax(x, dim):
-    e = torch.exp(x)
-    return e / e.sum(dim=dim, keepdim=True)
-
-
-def _global_max_softmax(x, dim):
-    e = torch.exp(x - x.max())
-    return e / e.sum(dim=dim, keepdim=True)
-
-
 @exercise("ch1.softmax", points=1)
 @given(case=logits_case())
 def check_softmax_matches_pytorch(student, ref, case):
@@ -81,11 +73,8 @@ def check_softmax_matches_pytorch(student, ref, case):
         truth(F.softmax, x, dim=dim),
         name="out",
         inputs=dict(logits=x, dim=dim),
-        mistakes={"mistake.ch1.softmax.wrong_dim": truth(F.softmax, x, dim=-1)},
-        named=[
-            ("mistake.ch1.softmax.not_normalised", e, {}),  # never divided
-            ("mistake.ch1.softmax.not_normalised", truth(lambda e: e / e.sum(), e), {}),  # one total for all slices
-        ],
+        # never divided; the registered form is one total for all slices
+        named=[("mistake.ch1.softmax.not_normalised", e, {})],
     )
 
 
@@ -93,18 +82,7 @@ def check_softmax_matches_pytorch(student, ref, case):
 @given(case=large_logits_case())
 def check_softmax_finite_for_large_logits(student, ref, case):
     x, dim = case
-    # the mistakes in the input's own dtype: that is where exp() overflows
-    expect_close(
-        student.softmax(x, dim=dim),
-        truth(F.softmax, x, dim=dim),
-        name="out",
-        inputs=dict(logits=x, dim=dim),
-        mistakes={
-            "mistake.ch1.softmax.overflow": _naive_softmax(x, dim),
-            "mistake.ch1.softmax.global_max": _global_max_softmax(x, dim),
-            "mistake.ch1.softmax.wrong_dim": truth(F.softmax, x, dim=-1),
-        },
-    )
+    expect_close(student.softmax(x, dim=dim), truth(F.softmax, x, dim=dim), name="out", inputs=dict(logits=x, dim=dim))
 
 
 @exercise("ch1.softmax", points=1, hidden=True)
@@ -112,29 +90,16 @@ def check_softmax_finite_for_large_logits(student, ref, case):
 def check_softmax_invariant_to_a_shift_on_larger_tensors(student, ref, case, shift):
     x, dim = case
     x = x + shift  # softmax(x + c) = softmax(x): the answer does not move
-    expect_close(
-        student.softmax(x, dim=dim),
-        truth(F.softmax, x, dim=dim),
-        name="out",
-        mistakes={
-            "mistake.ch1.softmax.overflow": _naive_softmax(x, dim),
-            "mistake.ch1.softmax.global_max": _global_max_softmax(x, dim),
-            "mistake.ch1.softmax.wrong_dim": truth(F.softmax, x, dim=-1),
-        },
-    )
+    expect_close(student.softmax(x, dim=dim), truth(F.softmax, x, dim=dim), name="out")
 
 
 def _log_softmax_mistakes(x, dim):
-    """The usual log-softmax mistakes; the unstable ones in the input's dtype."""
+    """The mistake whose message needs a parameter, the offset at the failing index (the
+    others are registered in `solutions/mistakes/`)."""
     m = x.amax(dim=dim, keepdim=True)
     not_added_back = truth(lambda x, m: x - torch.log(torch.exp(x - m).sum(dim=dim, keepdim=True)), x, m)
     offset = m.expand_as(x)
     return dict(
-        mistakes={
-            "mistake.ch1.log_softmax.overflow": x - torch.log(torch.exp(x).sum(dim=dim, keepdim=True)),
-            "mistake.ch1.log_softmax.log_of_softmax": torch.log(_naive_softmax(x - m, dim)),
-            "mistake.ch1.log_softmax.wrong_dim": truth(F.log_softmax, x, dim=-1),
-        },
         named=[
             (
                 "mistake.ch1.log_softmax.max_not_added_back",
@@ -223,28 +188,10 @@ def joint_tables(draw, max_side: int = 6, zero_row: bool = False, counts: bool =
     return joint.to(dtype)
 
 
-def _conditional_mistakes(joint):
-    p_x = joint.sum(dim=1, keepdim=True)
-    p_y = joint.sum(dim=0, keepdim=True)
-    ones = torch.ones_like(joint)
-    return {
-        "mistake.ch1.conditional_from_joint.zero_row_nan": joint / p_x,
-        "mistake.ch1.conditional_from_joint.column_marginal": torch.where(p_y > 0, joint / torch.where(p_y > 0, p_y, ones[:1]), 0 * joint),
-        "mistake.ch1.conditional_from_joint.zero_row_filled": torch.where(p_x > 0, joint / torch.where(p_x > 0, p_x, ones[:, :1]), ones / joint.shape[1]),
-        "mistake.ch1.conditional_from_joint.not_normalised": joint / joint.sum() if joint.sum() > 0 else joint,
-    }
-
-
 @exercise("ch1.conditional_from_joint", points=1)
 @given(joint=joint_tables())
 def check_conditional_from_joint_matches_definition(student, ref, joint):
-    expect_close(
-        student.conditional_from_joint(joint),
-        truth(ref.conditional_from_joint, joint),
-        name="out",
-        inputs=dict(joint=joint),
-        mistakes=truth(_conditional_mistakes, joint),
-    )
+    expect_close(student.conditional_from_joint(joint), truth(ref.conditional_from_joint, joint), name="out", inputs=dict(joint=joint))
 
 
 @exercise("ch1.conditional_from_joint", points=1)
@@ -252,7 +199,7 @@ def check_conditional_from_joint_matches_definition(student, ref, joint):
 def check_conditional_from_joint_rows_of_zero_mass(student, ref, joint):
     got = student.conditional_from_joint(joint)
     expected = truth(ref.conditional_from_joint, joint)
-    expect_close(got, expected, name="out", inputs=dict(joint=joint), mistakes=truth(_conditional_mistakes, joint))
+    expect_close(got, expected, name="out", inputs=dict(joint=joint))
     # rows sum to 1 where P(x) > 0 and to 0 elsewhere (implied by the comparison above)
     mass = joint.sum(dim=1) > 0
     expect(bool(torch.allclose(got.double().sum(dim=1), mass.double(), atol=1e-4)), "mistake.ch1.conditional_from_joint.not_normalised")
@@ -262,7 +209,7 @@ def check_conditional_from_joint_rows_of_zero_mass(student, ref, joint):
 @given(joint=joint_tables(max_side=12, counts=True))
 def check_conditional_from_joint_tables_of_counts(student, ref, joint):
     # the conditional of a table of counts is that of the normalised table
-    expect_close(student.conditional_from_joint(joint), truth(ref.conditional_from_joint, joint), name="out", mistakes=truth(_conditional_mistakes, joint))
+    expect_close(student.conditional_from_joint(joint), truth(ref.conditional_from_joint, joint), name="out")
 
 
 # --- Boltzmann distribution ---------------------------------------------------------------------
@@ -277,21 +224,6 @@ def energies_case(draw, max_side: int = 5, scale: float = 2.0):
     return draw(tensors(shape, dtype, scale=scale)), draw(st.sampled_from(TEMPERATURES))
 
 
-def _boltzmann_mistakes(energies, temperature):
-    e = -energies / temperature
-    unstable = torch.exp(e) / torch.exp(e).sum(dim=-1, keepdim=True)  # in the input's dtype
-    return {
-        **truth(
-            lambda e: {
-                "mistake.ch1.boltzmann.sign": F.softmax(e / temperature, dim=-1),
-                "mistake.ch1.boltzmann.temperature": F.softmax(-e * temperature, dim=-1),
-            },
-            energies,
-        ),
-        "mistake.ch1.boltzmann.unstable": unstable,
-    }
-
-
 @exercise("ch1.boltzmann", points=1)
 @given(case=energies_case())
 def check_boltzmann_is_softmax_of_minus_energy_over_temperature(student, ref, case):
@@ -301,7 +233,6 @@ def check_boltzmann_is_softmax_of_minus_energy_over_temperature(student, ref, ca
         truth(ref.boltzmann_softmax_of_minus_energy, energies, temperature),
         name="p",
         inputs=dict(energies=energies, temperature=temperature),
-        mistakes=_boltzmann_mistakes(energies, temperature),
     )
 
 
@@ -319,7 +250,6 @@ def check_boltzmann_stable_for_large_energies(student, ref, case, offset):
         truth(ref.boltzmann_softmax_of_minus_energy, energies, temperature),
         name="p",
         inputs=dict(energies=energies, temperature=temperature),
-        mistakes=_boltzmann_mistakes(energies, temperature),
         rtol=rtol,
         atol=rtol,
     )
@@ -332,7 +262,7 @@ def check_boltzmann_sharpens_as_temperature_falls(student, ref, case, temperatur
     low, high = sorted(temperatures)
     p_low, p_high = (student.boltzmann(energies, t) for t in (low, high))
     for t, p in ((low, p_low), (high, p_high)):
-        expect_close(p, truth(ref.boltzmann_softmax_of_minus_energy, energies, t), name="p", mistakes=_boltzmann_mistakes(energies, t))
+        expect_close(p, truth(ref.boltzmann_softmax_of_minus_energy, energies, t), name="p")
     # the most likely state (lowest energy) only gains probability as T falls
     best = energies.argmin(dim=-1, keepdim=True)
     gain = p_low.double().gather(-1, best) - p_high.double().gather(-1, best)
@@ -380,28 +310,22 @@ def kmeans_empty_case(draw):
 
 
 def _kmeans_mistakes(ref, x, init, iters):
-    lloyd = ref.kmeans_lloyd
-    named = [
-        ("mistake.ch1.kmeans.iterations", truth(lloyd, x, init, n), {"found": n, "expected": iters})
+    """Another number of iterations, whose message names it (the other mistakes are
+    registered in `solutions/mistakes/`): its centroids only, so that right centroids
+    with the assignments of the previous ones are named stale, not an iteration short."""
+    return [
+        ("mistake.ch1.kmeans.iterations", (truth(ref.kmeans, x, init, n)[0], None), {"found": n, "expected": iters})
         for n in (iters + 1, iters - 1, 2 * iters)
         if n >= 0 and n != iters
     ]
-    if iters > 0:
-        stale = truth(lambda x, c: lloyd(x, lloyd(x, c, iters - 1)[0], 0)[1], x, init)
-        named.insert(0, ("mistake.ch1.kmeans.stale_assignments", (None, stale), {}))
-    named += [
-        ("mistake.ch1.kmeans.ties", truth(lloyd, x, init, iters, ties="higher"), {}),
-        ("mistake.ch1.kmeans.empty_cluster", truth(lloyd, x, init, iters, empty="nan"), {}),
-        ("mistake.ch1.kmeans.empty_cluster", truth(lloyd, x, init, iters, empty="zero"), {}),
-    ]
-    return named
 
 
 def _expect_kmeans(ref, got, expected, x, init, iters, public=True):
     inputs = dict(x=x, init_centroids=init, iters=iters) if public else None
     centroids = got[0] if isinstance(got, (tuple, list)) and got else None
     if isinstance(centroids, torch.Tensor) and centroids.is_floating_point() and centroids.isnan().any():
-        # nan centroids come from the mean of an empty cluster (0 / 0)
+        # nan centroids come from the mean of an empty cluster (0 / 0); the registered
+        # form of this mistake is the other one, an empty cluster's centroid moved to 0
         fail("mistake.ch1.kmeans.empty_cluster", _reveal(inputs))
     expect_close(
         got,
@@ -472,18 +396,18 @@ def pca_case(draw, max_n: int = 8, max_d: int = 5, offset: float = 2.0):
 
 
 def _pca_mistakes(ref, x, k, got, expected):
+    """The PCA mistakes no one registered function expresses: the variance denominator
+    (its factor in the message), the top k in reverse order (the registered form of
+    `order` is the k smallest, as eigh gives them) and the sign (either sign of each
+    component); `not_centred`, `order` and `transposed` are registered in
+    `solutions/mistakes/`."""
     n = x.shape[0]
     components, variance = expected
-    m = truth(ref.pca_mistake_outputs, x, k)
     named = [
-        ("mistake.ch1.pca.not_centred", m["not_centred"], {}),
-        ("mistake.ch1.pca.order", m["smallest"], {}),
-        ("mistake.ch1.pca.order", m["reversed"], {}),
+        ("mistake.ch1.pca.order", (components.flip(0), variance.flip(0)), {}),
         ("mistake.ch1.pca.variance_denominator", (None, variance * (n - 1) / n), {"factor": f"(N - 1) / N = {(n - 1) / n:.4g}"}),
         ("mistake.ch1.pca.variance_denominator", (None, variance * (n - 1)), {"factor": f"N - 1 = {n - 1}"}),
     ]
-    if k == components.shape[1] and k > 1:
-        named.append(("mistake.ch1.pca.transposed", (components.T, None), {}))
     got_components = got[0] if isinstance(got, (tuple, list)) and got else None
     if isinstance(got_components, torch.Tensor) and got_components.shape == components.shape and got_components.is_floating_point():
         # right directions, some pointing the other way: the sign rule was not applied
