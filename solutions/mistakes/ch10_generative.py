@@ -1,13 +1,30 @@
 """Chapter 10, the reference side of known mistakes and of the truths the checks compare
-against: the VAE and GAN losses through `torch.distributions` and
+against.
+
+Known mistakes: realistic student code for each `mistake.ch10.*` message of the catalogue
+that a wrong value shows, registered by its key (`solutions.mistakes.mistake`) at the end
+of this module. Each is written as a student would write the exercise function in
+`solutions/ch10_generative.py`, and runs in that module's namespace (torch, math and the
+chapter's functions such as `gaussian_kl`, as the references define them), so the mutant
+suite can grade it as a submission unchanged. Where two could give the same wrong answer,
+the one listed first is named (the step mistakes that differ from the reference only at an
+edge, `ddpm_step.wraps_at_t0` and `ddim_step.wraps_at_minus_one`, come first, as they did
+in the tables they replace). Not registered: the mistakes the checks name from the answer
+alone (a float32 schedule, a wrong shape, the schedule's dtype kept by q_sample, a
+generator loss flat for rejected fakes, betas that are not monotone) and the losses made
+non-finite by probabilities (the stability rule names them, with the `*_causes` below),
+nor `ddim_step.zero_is_final`, still a table (`ddim_step_mistake_outputs`): it is right
+unless t_prev = 0, which none of the fixed inputs of
+`tests/solutions/test_ch10_reference.py` has.
+
+Truths: the VAE and GAN losses through `torch.distributions` and
 `F.binary_cross_entropy_with_logits`, the same losses through probabilities (the unstable
 forms a non-finite answer is named after), the cosine schedule as improved-diffusion's
-loop, and q_sample, the DDPM step and the DDIM step written with switches for the usual
-mistakes (plus the posterior of q(x_{t-1} | x_t, x_0) by conditioning a joint Gaussian).
-
-Reached through `ref` (`ref.ddpm_step_formula(x_t, 3, eps, betas, z, variance="beta")`),
-so it runs in the grader process and a student release ships only its recorded outputs,
-never this code. Arguments and results are wire data: tensors, numbers, strings, dicts.
+loop, q_sample, the DDPM step and the DDIM step as formulas (plus the posterior of
+q(x_{t-1} | x_t, x_0) by conditioning a joint Gaussian), reached through `ref`
+(`ref.ddpm_step_formula(x_t, 3, eps, betas, z)`), so they run in the grader process and a
+student release ships only their recorded outputs, never this code. Arguments and results
+are wire data: tensors, numbers, strings, dicts.
 """
 
 from __future__ import annotations
@@ -18,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 from torch.distributions.transforms import AffineTransform
+
+from solutions.mistakes import mistake
 
 
 def _bshape(x: torch.Tensor) -> tuple[int, ...]:
@@ -33,15 +52,6 @@ def reparameterize_by_affine_transform(mu, logvar, eps):
     return AffineTransform(loc=mu, scale=torch.exp(logvar).sqrt())(eps)
 
 
-def reparameterize_mistake_outputs(mu, logvar, eps) -> dict:
-    return {
-        "mistake.ch10.reparameterize.variance_as_std": mu + torch.exp(logvar) * eps,
-        "mistake.ch10.reparameterize.logvar_as_std": mu + logvar * eps,
-        "mistake.ch10.reparameterize.inverse_std": mu + torch.exp(-0.5 * logvar) * eps,
-        "mistake.ch10.reparameterize.missing_mu": torch.exp(0.5 * logvar) * eps,
-    }
-
-
 def kl_by_torch_distributions(mu, logvar):
     """(N,): KL(N(mu, exp(logvar)) || N(0, 1)) by torch.distributions, summed over the rest."""
     q = Normal(mu, torch.exp(0.5 * logvar))
@@ -49,39 +59,11 @@ def kl_by_torch_distributions(mu, logvar):
     return kl.flatten(start_dim=1).sum(dim=1)
 
 
-def kl_mistake_outputs(mu, logvar) -> dict:
-    per_dim = (1 + logvar - mu**2 - torch.exp(logvar)).flatten(start_dim=1)
-    return {
-        "mistake.ch10.gaussian_kl.sign_flipped": 0.5 * per_dim.sum(-1),
-        "mistake.ch10.gaussian_kl.mean_over_latent": -0.5 * per_dim.mean(-1),
-        "mistake.ch10.gaussian_kl.missing_half": -per_dim.sum(-1),
-        "mistake.ch10.gaussian_kl.missing_one": -0.5 * (per_dim - 1).sum(-1),
-    }
-
-
 def vae_loss_by_torch(x, logits, mu, logvar):
     """mean_n [sum BCE-with-logits over every non-batch dim + KL_n], through PyTorch."""
     n = x.shape[0]
     nll = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / n
     return nll + kl_by_torch_distributions(mu, logvar).mean()
-
-
-def vae_loss_mistake_outputs(x, logits, mu, logvar) -> dict:
-    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none")  # (N, ...)
-    per_dim_kl = -0.5 * (1 + logvar - mu**2 - torch.exp(logvar))  # (N, L)
-    kl = per_dim_kl.sum(-1)
-    nll = bce.flatten(1).sum(1)  # (N,)
-    out = {
-        "mistake.ch10.vae_loss.mean_over_pixels": bce.mean() + kl.mean(),
-        "mistake.ch10.vae_loss.forgot_kl": nll.mean(),
-        "mistake.ch10.vae_loss.sum_over_batch": (nll + kl).sum(),
-        "mistake.ch10.vae_loss.targets_swapped": (F.softplus(x) - x * logits).flatten(1).sum(1).mean() + kl.mean(),
-        "mistake.ch10.vae_loss.kl_averaged": nll.mean() + per_dim_kl.mean(-1).mean(),
-        "mistake.ch10.vae_loss.kl_subtracted": nll.mean() - kl.mean(),
-    }
-    if x.dim() > 2:
-        out["mistake.ch10.vae_loss.last_dim_only"] = bce.sum(-1).mean() + kl.mean()
-    return out
 
 
 def _bce_through(p, target):
@@ -113,15 +95,6 @@ def discriminator_loss_by_bce(real, fake):
     return _bce(real, 1) + _bce(fake, 0)
 
 
-def discriminator_mistake_outputs(real, fake) -> dict:
-    expected = _bce(real, 1) + _bce(fake, 0)
-    return {
-        "mistake.ch10.gan_discriminator_loss.labels_swapped": _bce(real, 0) + _bce(fake, 1),
-        "mistake.ch10.gan_discriminator_loss.averaged_halves": 0.5 * expected,
-        "mistake.ch10.gan_discriminator_loss.single_mean": (F.softplus(-real).sum() + F.softplus(fake).sum()) / (real.numel() + fake.numel()),
-    }
-
-
 def discriminator_loss_causes(real, fake) -> dict:
     """The discriminator loss through probabilities, in the inputs' dtype, per cause."""
     pr, pf = _probabilities(real), _probabilities(fake)
@@ -132,30 +105,12 @@ def generator_loss_by_bce(fake):
     return _bce(fake, 1)
 
 
-def generator_mistake_outputs(fake) -> dict:
-    return {
-        "mistake.ch10.gan_generator_loss.saturating": -F.softplus(fake).mean(),
-        "mistake.ch10.gan_generator_loss.wrong_target": F.softplus(fake).mean(),
-        "mistake.ch10.gan_generator_loss.sum_not_mean": F.softplus(-fake).sum(),
-    }
-
-
 def generator_loss_causes(fake) -> dict:
     """-log sigmoid(fake) through a probability, in the input's dtype, per cause."""
     return {key: -torch.log(p).mean() for key, p in _probabilities(fake).items()}
 
 
 # --- noise schedules -------------------------------------------------------------------------
-
-
-def linear_schedule_mistake_outputs(T: int, start: float, end: float) -> dict:
-    t = torch.arange(T, dtype=torch.float64)
-    # dividing by T - 1 gives 0 / 0 = nan for T = 1
-    by_T_minus_1 = start + (end - start) * t / (T - 1) if T > 1 else torch.full((1,), math.nan, dtype=torch.float64)
-    return {
-        "mistake.ch10.linear_beta_schedule.end_excluded": start + (end - start) * t / T,
-        "mistake.ch10.linear_beta_schedule.divides_by_T_minus_1": by_T_minus_1,
-    }
 
 
 def cosine_betas_by_loop(T: int, s: float, squared: bool = True, offset: bool = True, ratio: bool = True, clip: bool = True):
@@ -174,15 +129,6 @@ def cosine_betas_by_loop(T: int, s: float, squared: bool = True, offset: bool = 
     return torch.tensor(betas, dtype=torch.float64)
 
 
-def cosine_schedule_mistake_outputs(T: int, s: float) -> dict:
-    return {
-        "mistake.ch10.cosine_beta_schedule.no_clip": cosine_betas_by_loop(T, s, clip=False),
-        "mistake.ch10.cosine_beta_schedule.cos_not_squared": cosine_betas_by_loop(T, s, squared=False),
-        "mistake.ch10.cosine_beta_schedule.offset_ignored": cosine_betas_by_loop(T, s, offset=False),
-        "mistake.ch10.cosine_beta_schedule.abar_not_ratio": cosine_betas_by_loop(T, s, ratio=False),
-    }
-
-
 # --- the forward process q(x_t | x_0) -------------------------------------------------------
 
 
@@ -192,22 +138,6 @@ def q_sample_formula(x0, t, noise, abar, sqrt: bool = True, shift: int = 0, swap
     if swap:
         signal, sigma = sigma, signal
     return signal * x0 + sigma * noise
-
-
-def q_sample_mistake_outputs(x0, t, noise, abar) -> dict:
-    out = {
-        "mistake.ch10.q_sample.no_sqrt": q_sample_formula(x0, t, noise, abar, sqrt=False),
-        "mistake.ch10.q_sample.one_based_index": q_sample_formula(x0, t, noise, abar, shift=1),
-        "mistake.ch10.q_sample.swapped_coefficients": q_sample_formula(x0, t, noise, abar, swap=True),
-    }
-    try:  # a coefficient of shape (N, 1) broadcasts by luck for some shapes
-        a = abar[t][:, None]
-        two_dims = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        if two_dims.shape == x0.shape:
-            out["mistake.ch10.q_sample.two_dims_only"] = two_dims
-    except RuntimeError:
-        pass
-    return out
 
 
 # --- DDPM ------------------------------------------------------------------------------------
@@ -232,19 +162,6 @@ def ddpm_step_formula(x_t, t: int, eps, betas, z, variance: str = "posterior", c
     if variance == "var_as_std":
         return mean + var * z
     return mean  # "none"
-
-
-def ddpm_step_mistake_outputs(x_t, t: int, eps, betas, z) -> dict:
-    out = {
-        "mistake.ch10.ddpm_step.beta_variance": ddpm_step_formula(x_t, t, eps, betas, z, variance="beta"),
-        "mistake.ch10.ddpm_step.alpha_not_cumprod": ddpm_step_formula(x_t, t, eps, betas, z, cumprod_coef=False),
-        "mistake.ch10.ddpm_step.no_division_by_sqrt_alpha": ddpm_step_formula(x_t, t, eps, betas, z, rescale=False),
-        "mistake.ch10.ddpm_step.no_noise": ddpm_step_formula(x_t, t, eps, betas, z, variance="none"),
-        "mistake.ch10.ddpm_step.variance_as_std": ddpm_step_formula(x_t, t, eps, betas, z, variance="var_as_std"),
-    }
-    if t == 0:
-        out = {"mistake.ch10.ddpm_step.wraps_at_t0": ddpm_step_formula(x_t, t, eps, betas, z, wrap=True)} | out
-    return out
 
 
 def ddpm_true_noise(x_t, eps, betas, t: int) -> tuple:
@@ -286,17 +203,13 @@ def ddim_step_formula(x_t, t: int, t_prev: int, eps, abar, wrap: bool = False, r
 
 
 def ddim_step_mistake_outputs(x_t, t: int, t_prev: int, eps, abar) -> dict:
-    out = {
-        "mistake.ch10.ddim_step.x0_not_rescaled": ddim_step_formula(x_t, t, t_prev, eps, abar, rescale=False),
-        "mistake.ch10.ddim_step.direction_without_sqrt": ddim_step_formula(x_t, t, t_prev, eps, abar, sqrt_dir=False),
-        "mistake.ch10.ddim_step.clips_x0": ddim_step_formula(x_t, t, t_prev, eps, abar, clip=True),
-        "mistake.ch10.ddim_step.direction_uses_abar_t": ddim_step_formula(x_t, t, t_prev, eps, abar, noise_level_of_t=True),
-    }
-    if t_prev == -1:
-        out = {"mistake.ch10.ddim_step.wraps_at_minus_one": ddim_step_formula(x_t, t, t_prev, eps, abar, wrap=True)} | out
-    if t_prev == 0:  # `if t_prev > 0` instead of `>= 0`: step 0 taken for the final one
-        out = {"mistake.ch10.ddim_step.zero_is_final": ddim_step_formula(x_t, t, -1, eps, abar)} | out
-    return out
+    """The one DDIM mistake left as a table: `if t_prev > 0` instead of `>= 0`, step 0 taken
+    for the final one. It differs from the reference only at t_prev = 0, which none of the
+    fixed inputs of `tests/solutions/test_ch10_reference.py` has, where every registered
+    mistake must differ from the reference."""
+    if t_prev != 0:
+        return {}
+    return {"mistake.ch10.ddim_step.zero_is_final": ddim_step_formula(x_t, t, -1, eps, abar)}
 
 
 def ddim_true_noise(x_t, eps, abar, t: int, t_prev: int) -> tuple:
@@ -309,3 +222,338 @@ def ddim_true_noise(x_t, eps, abar, t: int, t_prev: int) -> tuple:
     x0 = (x_t.double() - (1 - a_t).sqrt() * eps.double()) / a_t.sqrt()
     a_prev = abar[t_prev].double() if t_prev >= 0 else torch.ones((), dtype=torch.float64)
     return x_t, (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps.double()).to(x_t.dtype)
+
+
+# === known mistakes ==========================================================================
+# Student code, one per `mistake.ch10.*` message a wrong value shows, registered by its key.
+# Each runs in the namespace of `solutions/ch10_generative.py` (torch, math and the chapter's
+# references such as `gaussian_kl`). A loss that is inf or NaN is named by the stability rule
+# (`expect_stable`) or `mistake.nonfinite` (`grader.checks.ch10_generative.expect_loss`),
+# never after one of these.
+
+# --- reparameterize --------------------------------------------------------------------------
+
+
+@mistake("ch10.reparameterize.variance_as_std")
+def reparameterize(mu, logvar, eps):
+    std = torch.exp(logvar)  # the variance, taken for the standard deviation
+    return mu + std * eps
+
+
+@mistake("ch10.reparameterize.logvar_as_std")
+def reparameterize(mu, logvar, eps):
+    return mu + logvar * eps  # the log-variance itself as the scale
+
+
+@mistake("ch10.reparameterize.inverse_std")
+def reparameterize(mu, logvar, eps):
+    std = torch.exp(-0.5 * logvar)  # 1 / sigma
+    return mu + std * eps
+
+
+@mistake("ch10.reparameterize.missing_mu")
+def reparameterize(mu, logvar, eps):
+    return torch.exp(0.5 * logvar) * eps  # the mean never added
+
+
+# --- gaussian_kl -----------------------------------------------------------------------------
+
+
+@mistake("ch10.gaussian_kl.sign_flipped")
+def gaussian_kl(mu, logvar):
+    per_dim = 1.0 + logvar - mu.pow(2) - torch.exp(logvar)
+    return 0.5 * per_dim.flatten(start_dim=1).sum(dim=1)
+
+
+@mistake("ch10.gaussian_kl.mean_over_latent")
+def gaussian_kl(mu, logvar):
+    per_dim = 1.0 + logvar - mu.pow(2) - torch.exp(logvar)
+    return -0.5 * per_dim.flatten(start_dim=1).mean(dim=1)
+
+
+@mistake("ch10.gaussian_kl.missing_half")
+def gaussian_kl(mu, logvar):
+    per_dim = 1.0 + logvar - mu.pow(2) - torch.exp(logvar)
+    return -per_dim.flatten(start_dim=1).sum(dim=1)
+
+
+@mistake("ch10.gaussian_kl.missing_one")
+def gaussian_kl(mu, logvar):
+    per_dim = logvar - mu.pow(2) - torch.exp(logvar)  # the constant 1 dropped
+    return -0.5 * per_dim.flatten(start_dim=1).sum(dim=1)
+
+
+# --- vae_loss --------------------------------------------------------------------------------
+
+
+@mistake("ch10.vae_loss.mean_over_pixels")
+def vae_loss(x, recon_logits, mu, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x)  # a mean over every pixel
+    return bce + gaussian_kl(mu, logvar).mean()
+
+
+@mistake("ch10.vae_loss.forgot_kl")
+def vae_loss(x, recon_logits, mu, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
+    return bce.flatten(start_dim=1).sum(dim=1).mean()
+
+
+@mistake("ch10.vae_loss.sum_over_batch")
+def vae_loss(x, recon_logits, mu, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
+    return (bce.flatten(start_dim=1).sum(dim=1) + gaussian_kl(mu, logvar)).sum()
+
+
+@mistake("ch10.vae_loss.targets_swapped")
+def vae_loss(x, recon_logits, mu, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(x, recon_logits, reduction="none")  # (input, target) swapped
+    return (bce.flatten(start_dim=1).sum(dim=1) + gaussian_kl(mu, logvar)).mean()
+
+
+@mistake("ch10.vae_loss.last_dim_only")
+def vae_loss(x, recon_logits, mu, logvar):
+    # sums the reconstruction term over the last dim only, then a mean over the rest
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
+    return bce.sum(dim=-1).mean() + gaussian_kl(mu, logvar).mean()
+
+
+@mistake("ch10.vae_loss.kl_averaged")
+def vae_loss(x, recon_logits, mu, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).mean(dim=1)  # a mean over the latent dim
+    return (bce.flatten(start_dim=1).sum(dim=1) + kl).mean()
+
+
+@mistake("ch10.vae_loss.kl_subtracted")
+def vae_loss(x, recon_logits, mu, logvar):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
+    return (bce.flatten(start_dim=1).sum(dim=1) - gaussian_kl(mu, logvar)).mean()
+
+
+# --- gan_discriminator_loss ------------------------------------------------------------------
+
+
+@mistake("ch10.gan_discriminator_loss.labels_swapped")
+def gan_discriminator_loss(real_logits, fake_logits):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    return bce(real_logits, torch.zeros_like(real_logits)) + bce(fake_logits, torch.ones_like(fake_logits))
+
+
+@mistake("ch10.gan_discriminator_loss.averaged_halves")
+def gan_discriminator_loss(real_logits, fake_logits):
+    softplus = torch.nn.functional.softplus
+    return 0.5 * (softplus(-real_logits).mean() + softplus(fake_logits).mean())
+
+
+@mistake("ch10.gan_discriminator_loss.single_mean")
+def gan_discriminator_loss(real_logits, fake_logits):
+    # one BCE over the real and fake logits together
+    logits = torch.cat([real_logits.flatten(), fake_logits.flatten()])
+    labels = torch.cat([torch.ones(real_logits.numel()), torch.zeros(fake_logits.numel())]).to(logits)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+
+
+# --- gan_generator_loss ----------------------------------------------------------------------
+
+
+@mistake("ch10.gan_generator_loss.saturating")
+def gan_generator_loss(fake_logits):
+    # minimises log(1 - D(G(z))) = -softplus(fake): the original minimax loss
+    return -torch.nn.functional.softplus(fake_logits).mean()
+
+
+@mistake("ch10.gan_generator_loss.wrong_target")
+def gan_generator_loss(fake_logits):
+    # BCE(fake, 0): the discriminator's term for the fakes
+    return torch.nn.functional.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+@mistake("ch10.gan_generator_loss.sum_not_mean")
+def gan_generator_loss(fake_logits):
+    return torch.nn.functional.softplus(-fake_logits).sum()
+
+
+# --- linear_beta_schedule --------------------------------------------------------------------
+
+
+@mistake("ch10.linear_beta_schedule.end_excluded")
+def linear_beta_schedule(T, beta_start=1e-4, beta_end=0.02):
+    t = torch.arange(T, dtype=torch.float64)
+    return beta_start + (beta_end - beta_start) * t / T
+
+
+@mistake("ch10.linear_beta_schedule.divides_by_T_minus_1")
+def linear_beta_schedule(T, beta_start=1e-4, beta_end=0.02):
+    # right for T > 1; 0 / 0 = nan for T = 1 (the NaN is the mistake its message names)
+    t = torch.arange(T, dtype=torch.float64)
+    return beta_start + (beta_end - beta_start) * t / (T - 1)
+
+
+# --- cosine_beta_schedule --------------------------------------------------------------------
+
+
+@mistake("ch10.cosine_beta_schedule.no_clip")
+def cosine_beta_schedule(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return 1 - f[1:] / f[:-1]
+
+
+@mistake("ch10.cosine_beta_schedule.cos_not_squared")
+def cosine_beta_schedule(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2)
+    return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
+
+
+@mistake("ch10.cosine_beta_schedule.offset_ignored")
+def cosine_beta_schedule(T, s=0.008):
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos(t / T * math.pi / 2) ** 2
+    return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
+
+
+@mistake("ch10.cosine_beta_schedule.abar_not_ratio")
+def cosine_beta_schedule(T, s=0.008):
+    # beta_t = 1 - alpha_bar(t) instead of 1 - alpha_bar(t) / alpha_bar(t - 1)
+    t = torch.arange(T + 1, dtype=torch.float64)
+    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
+    return torch.clamp(1 - f[1:] / f[0], max=0.999)
+
+
+# --- q_sample --------------------------------------------------------------------------------
+
+
+@mistake("ch10.q_sample.no_sqrt")
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
+    return a * x0 + (1 - a) * noise
+
+
+@mistake("ch10.q_sample.one_based_index")
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t - 1].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+
+@mistake("ch10.q_sample.swapped_coefficients")
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
+    return torch.sqrt(1 - a) * x0 + torch.sqrt(a) * noise
+
+
+@mistake("ch10.q_sample.two_dims_only")
+def q_sample(x0, t, noise, alphas_cumprod):
+    # (N, 1) coefficients: right for 2-D x0, a wrong broadcast (or an error) otherwise
+    a = alphas_cumprod[t].to(x0.dtype)[:, None]
+    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
+
+
+# --- ddpm_step -------------------------------------------------------------------------------
+
+
+@mistake("ch10.ddpm_step.wraps_at_t0")
+def ddpm_step(x_t, t, eps_pred, betas, z):
+    # alphas_cumprod[t - 1] at t = 0 is the LAST entry, and noise is added at t = 0
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    abar_prev = alphas_cumprod[t - 1].item()
+    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+    var = (1 - abar_prev) / (1 - abar_t) * beta_t
+    return mean + math.sqrt(var) * z
+
+
+@mistake("ch10.ddpm_step.beta_variance")
+def ddpm_step(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+    if t == 0:
+        return mean
+    return mean + math.sqrt(beta_t) * z
+
+
+@mistake("ch10.ddpm_step.alpha_not_cumprod")
+def ddpm_step(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    alpha_t = 1 - beta_t
+    mean = (x_t - beta_t / math.sqrt(1 - alpha_t) * eps_pred) / math.sqrt(alpha_t)
+    if t == 0:
+        return mean
+    abar_prev = alphas_cumprod[t - 1].item()
+    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
+
+
+@mistake("ch10.ddpm_step.no_division_by_sqrt_alpha")
+def ddpm_step(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    mean = x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred
+    if t == 0:
+        return mean
+    abar_prev = alphas_cumprod[t - 1].item()
+    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
+
+
+@mistake("ch10.ddpm_step.no_noise")
+def ddpm_step(x_t, t, eps_pred, betas, z):
+    # returns the mean at every step: the sampler never adds fresh noise
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    return (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+
+
+@mistake("ch10.ddpm_step.variance_as_std")
+def ddpm_step(x_t, t, eps_pred, betas, z):
+    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
+    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
+    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
+    if t == 0:
+        return mean
+    abar_prev = alphas_cumprod[t - 1].item()
+    return mean + (1 - abar_prev) / (1 - abar_t) * beta_t * z
+
+
+# --- ddim_step -------------------------------------------------------------------------------
+
+
+@mistake("ch10.ddim_step.wraps_at_minus_one")
+def ddim_step(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    # alphas_cumprod[-1] is the LAST entry, not "abar = 1"
+    a_t, a_prev = alphas_cumprod[t].item(), alphas_cumprod[t_prev].item()
+    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
+
+
+@mistake("ch10.ddim_step.x0_not_rescaled")
+def ddim_step(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = x_t - math.sqrt(1 - a_t) * eps_pred
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
+
+
+@mistake("ch10.ddim_step.direction_without_sqrt")
+def ddim_step(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
+    return math.sqrt(a_prev) * x0 + (1 - a_prev) * eps_pred
+
+
+@mistake("ch10.ddim_step.clips_x0")
+def ddim_step(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    # clips the predicted x0 to [-1, 1], as image samplers often do
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = ((x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)).clamp(-1, 1)
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
+
+
+@mistake("ch10.ddim_step.direction_uses_abar_t")
+def ddim_step(x_t, t, t_prev, eps_pred, alphas_cumprod):
+    a_t = alphas_cumprod[t].item()
+    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
+    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
+    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_t) * eps_pred  # the noise level of t, not t_prev

@@ -25,45 +25,12 @@ from tests.mutants import mutant, variant
 # --- ch10.reparameterize --------------------------------------------------------------
 
 
-@mutant("ch10.reparameterize", expect=r"std|standard deviation|variance|logvar|0\.5")
-def reparameterize__variance_as_std(mu, logvar, eps):
-    # exp(logvar) is the variance, not the standard deviation.
-    return mu + torch.exp(logvar) * eps
-
-
-@mutant("ch10.reparameterize", expect=r"std|standard deviation|logvar|exp")
-def reparameterize__logvar_as_std(mu, logvar, eps):
-    # Uses the log-variance itself as the scale.
-    return mu + logvar * eps
-
-
 @variant("ch10.reparameterize")
 def reparameterize__sqrt_of_variance(mu, logvar, eps):
     return torch.addcmul(mu, torch.sqrt(torch.exp(logvar)), eps)
 
 
 # --- ch10.gaussian_kl -----------------------------------------------------------------
-
-
-@mutant("ch10.gaussian_kl", expect=r"sign|negative")
-def gaussian_kl__sign_flipped(mu, logvar):
-    return 0.5 * (1 + logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
-
-
-@mutant("ch10.gaussian_kl", expect=r"sum|mean|scale|factor|latent")
-def gaussian_kl__mean_over_latent(mu, logvar):
-    return -0.5 * (1 + logvar - mu.pow(2) - torch.exp(logvar)).mean(dim=1)
-
-
-@mutant("ch10.gaussian_kl", expect=r"factor|scale|half|0\.5")
-def gaussian_kl__missing_half(mu, logvar):
-    return -(1 + logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
-
-
-@mutant("ch10.gaussian_kl", expect=r"constant|L / 2|\b1\b")
-def gaussian_kl__missing_one(mu, logvar):
-    # Drops the constant 1 of the closed form: off by L / 2, and not 0 at the prior.
-    return -0.5 * (logvar - mu.pow(2) - torch.exp(logvar)).sum(dim=1)
 
 
 @mutant("ch10.gaussian_kl", expect=r"one KL per example|shape")
@@ -109,34 +76,6 @@ def vae_loss__sigmoid_as_exp_ratio(x, recon_logits, mu, logvar):
     return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).mean()
 
 
-@mutant("ch10.vae_loss", expect=r"sum|mean|scale|factor|pixel")
-def vae_loss__mean_over_pixels(x, recon_logits, mu, logvar):
-    bce = torch.clamp(recon_logits, min=0) - x * recon_logits
-    bce = bce + torch.log1p(torch.exp(-recon_logits.abs()))
-    return (bce.flatten(1).mean(1) + gaussian_kl(mu, logvar)).mean()
-
-
-@mutant("ch10.vae_loss", expect=r"kl|regulari|latent|mu|logvar")
-def vae_loss__forgot_kl(x, recon_logits, mu, logvar):
-    bce = torch.clamp(recon_logits, min=0) - x * recon_logits
-    bce = bce + torch.log1p(torch.exp(-recon_logits.abs()))
-    return bce.flatten(1).sum(1).mean()
-
-
-@mutant("ch10.vae_loss", expect=r"batch|mean|sum|scale|factor")
-def vae_loss__sum_over_batch(x, recon_logits, mu, logvar):
-    bce = torch.clamp(recon_logits, min=0) - x * recon_logits
-    bce = bce + torch.log1p(torch.exp(-recon_logits.abs()))
-    return (bce.flatten(1).sum(1) + gaussian_kl(mu, logvar)).sum()
-
-
-@mutant("ch10.vae_loss", expect=r"last dim|every non-batch dim|pixel")
-def vae_loss__last_dim_only(x, recon_logits, mu, logvar):
-    # Sums the reconstruction term over the last dim only, then a mean over the rest.
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(recon_logits, x, reduction="none")
-    return bce.sum(dim=-1).mean() + gaussian_kl(mu, logvar).mean()
-
-
 @variant("ch10.vae_loss")
 def vae_loss__softplus_form(x, recon_logits, mu, logvar):
     nll = torch.nn.functional.softplus(recon_logits) - x * recon_logits
@@ -155,23 +94,11 @@ def vae_loss__logsigmoid(x, recon_logits, mu, logvar):
 # --- ch10.gan_discriminator_loss ------------------------------------------------------
 
 
-@mutant("ch10.gan_discriminator_loss", expect=r"label|swap|sign|real|fake")
-def gan_discriminator_loss__labels_swapped(real_logits, fake_logits):
-    softplus = torch.nn.functional.softplus
-    return softplus(real_logits).mean() + softplus(-fake_logits).mean()
-
-
 @mutant("ch10.gan_discriminator_loss", expect=r"log of a probability that underflowed")
 def gan_discriminator_loss__log_of_sigmoid(real_logits, fake_logits):
     real = -torch.log(torch.sigmoid(real_logits)).mean()
     fake = -torch.log(1 - torch.sigmoid(fake_logits)).mean()
     return real + fake
-
-
-@mutant("ch10.gan_discriminator_loss", expect=r"factor|scale|half|sum|average")
-def gan_discriminator_loss__averaged_halves(real_logits, fake_logits):
-    softplus = torch.nn.functional.softplus
-    return 0.5 * (softplus(-real_logits).mean() + softplus(fake_logits).mean())
 
 
 @variant("ch10.gan_discriminator_loss")
@@ -191,12 +118,6 @@ def gan_discriminator_loss__bce_with_logits(real_logits, fake_logits):
 # --- ch10.gan_generator_loss ----------------------------------------------------------
 
 
-@mutant("ch10.gan_generator_loss", expect=r"saturat|sign|minimax|label")
-def gan_generator_loss__saturating(fake_logits):
-    # Minimises log(1 - D(G(z))) = -softplus(fake): the original minimax loss.
-    return -torch.nn.functional.softplus(fake_logits).mean()
-
-
 @mutant("ch10.gan_generator_loss", expect=r"log of a probability that underflowed")
 def gan_generator_loss__log_of_sigmoid(fake_logits):
     return -torch.log(torch.sigmoid(fake_logits)).mean()
@@ -207,17 +128,6 @@ def gan_generator_loss__sigmoid_as_exp_ratio(fake_logits):
     # -log(e^l / (1 + e^l)): exp overflows for confident fakes, inf / inf = NaN.
     e = torch.exp(fake_logits)
     return -torch.log(e / (1 + e)).mean()
-
-
-@mutant("ch10.gan_generator_loss", expect=r"mean|sum|batch|scale|factor")
-def gan_generator_loss__sum_not_mean(fake_logits):
-    return torch.nn.functional.softplus(-fake_logits).sum()
-
-
-@mutant("ch10.gan_generator_loss", expect=r"target|fake|label")
-def gan_generator_loss__wrong_target(fake_logits):
-    # BCE(fake, 0): the discriminator's term for the fakes.
-    return torch.nn.functional.softplus(fake_logits).mean()
 
 
 @variant("ch10.gan_generator_loss")
@@ -235,21 +145,9 @@ def gan_generator_loss__logaddexp(fake_logits):
 # --- ch10.linear_beta_schedule --------------------------------------------------------
 
 
-@mutant("ch10.linear_beta_schedule", expect=r"inclusive|end|last|endpoint|linspace")
-def linear_beta_schedule__end_excluded(T, beta_start=1e-4, beta_end=0.02):
-    t = torch.arange(T, dtype=torch.float64)
-    return beta_start + (beta_end - beta_start) * t / T
-
-
 @mutant("ch10.linear_beta_schedule", expect=r"dtype|float64|float32|double")
 def linear_beta_schedule__float32(T, beta_start=1e-4, beta_end=0.02):
     return torch.linspace(beta_start, beta_end, T)
-
-
-@mutant("ch10.linear_beta_schedule", expect=r"T = 1|T=1|nan|single|one step")
-def linear_beta_schedule__divides_by_T_minus_1(T, beta_start=1e-4, beta_end=0.02):
-    t = torch.arange(T, dtype=torch.float64)
-    return beta_start + (beta_end - beta_start) * t / (T - 1)
 
 
 @variant("ch10.linear_beta_schedule")
@@ -265,35 +163,6 @@ def linear_beta_schedule__python_loop(T, beta_start=1e-4, beta_end=0.02):
 # --- ch10.cosine_beta_schedule --------------------------------------------------------
 
 
-@mutant("ch10.cosine_beta_schedule", expect=r"clip|0\.999|max|1\.0|last")
-def cosine_beta_schedule__no_clip(T, s=0.008):
-    t = torch.arange(T + 1, dtype=torch.float64)
-    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
-    return 1 - f[1:] / f[:-1]
-
-
-@mutant("ch10.cosine_beta_schedule", expect=r"square|cos")
-def cosine_beta_schedule__cos_not_squared(T, s=0.008):
-    t = torch.arange(T + 1, dtype=torch.float64)
-    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2)
-    return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
-
-
-@mutant("ch10.cosine_beta_schedule", expect=r"offset|\bs\b|first|beta_1|small")
-def cosine_beta_schedule__offset_ignored(T, s=0.008):
-    t = torch.arange(T + 1, dtype=torch.float64)
-    f = torch.cos(t / T * math.pi / 2) ** 2
-    return torch.clamp(1 - f[1:] / f[:-1], max=0.999)
-
-
-@mutant("ch10.cosine_beta_schedule", expect=r"ratio|alpha_bar")
-def cosine_beta_schedule__abar_not_ratio(T, s=0.008):
-    # beta_t = 1 - alpha_bar(t) instead of 1 - alpha_bar(t) / alpha_bar(t - 1).
-    t = torch.arange(T + 1, dtype=torch.float64)
-    f = torch.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2
-    return torch.clamp(1 - f[1:] / f[0], max=0.999)
-
-
 @variant("ch10.cosine_beta_schedule")
 def cosine_beta_schedule__improved_ddpm_loop(T, s=0.008):
     # The loop of improved-diffusion's `betas_for_alpha_bar`.
@@ -307,34 +176,10 @@ def cosine_beta_schedule__improved_ddpm_loop(T, s=0.008):
 # --- ch10.q_sample --------------------------------------------------------------------
 
 
-@mutant("ch10.q_sample", expect=r"sqrt|square root|variance")
-def q_sample__no_sqrt(x0, t, noise, alphas_cumprod):
-    a = alphas_cumprod[t].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
-    return a * x0 + (1 - a) * noise
-
-
 @mutant("ch10.q_sample", expect=r"dtype|float32|float64")
 def q_sample__keeps_schedule_dtype(x0, t, noise, alphas_cumprod):
     a = alphas_cumprod[t].reshape(-1, *([1] * (x0.dim() - 1)))
     return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
-
-
-@mutant("ch10.q_sample", expect=r"shape|broadcast|dim")
-def q_sample__two_dims_only(x0, t, noise, alphas_cumprod):
-    a = alphas_cumprod[t].to(x0.dtype)[:, None]
-    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
-
-
-@mutant("ch10.q_sample", expect=r"index|off-by-one|step|t - 1|t-1")
-def q_sample__one_based_index(x0, t, noise, alphas_cumprod):
-    a = alphas_cumprod[t - 1].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
-    return torch.sqrt(a) * x0 + torch.sqrt(1 - a) * noise
-
-
-@mutant("ch10.q_sample", expect=r"swap|coefficient")
-def q_sample__swapped_coefficients(x0, t, noise, alphas_cumprod):
-    a = alphas_cumprod[t].to(x0.dtype).reshape(-1, *([1] * (x0.dim() - 1)))
-    return torch.sqrt(1 - a) * x0 + torch.sqrt(a) * noise
 
 
 @variant("ch10.q_sample")
@@ -352,69 +197,6 @@ def q_sample__float32_gather(x0, t, noise, alphas_cumprod):
 
 
 # --- ch10.ddpm_step -------------------------------------------------------------------
-
-
-@mutant("ch10.ddpm_step", expect=r"t = 0|t=0|noise|last|final|abar|-1")
-def ddpm_step__wraps_at_t0(x_t, t, eps_pred, betas, z):
-    # alphas_cumprod[t - 1] at t = 0 is the LAST entry, and noise is added at t = 0.
-    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
-    abar_prev = alphas_cumprod[t - 1].item()
-    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
-    var = (1 - abar_prev) / (1 - abar_t) * beta_t
-    return mean + math.sqrt(var) * z
-
-
-@mutant("ch10.ddpm_step", expect=r"variance|posterior|sigma|beta|noise")
-def ddpm_step__beta_variance(x_t, t, eps_pred, betas, z):
-    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
-    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
-    if t == 0:
-        return mean
-    return mean + math.sqrt(beta_t) * z
-
-
-@mutant("ch10.ddpm_step", expect=r"alpha|abar|cumprod|bar|mean")
-def ddpm_step__alpha_not_cumprod(x_t, t, eps_pred, betas, z):
-    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
-    alpha_t = 1 - beta_t
-    mean = (x_t - beta_t / math.sqrt(1 - alpha_t) * eps_pred) / math.sqrt(alpha_t)
-    if t == 0:
-        return mean
-    abar_prev = alphas_cumprod[t - 1].item()
-    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
-
-
-@mutant("ch10.ddpm_step", expect=r"scale|sqrt|alpha|mean")
-def ddpm_step__no_division_by_sqrt_alpha(x_t, t, eps_pred, betas, z):
-    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
-    mean = x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred
-    if t == 0:
-        return mean
-    abar_prev = alphas_cumprod[t - 1].item()
-    return mean + math.sqrt((1 - abar_prev) / (1 - abar_t) * beta_t) * z
-
-
-@mutant("ch10.ddpm_step", expect=r"no noise|noise")
-def ddpm_step__no_noise(x_t, t, eps_pred, betas, z):
-    # Returns the mean at every step: the sampler never adds fresh noise.
-    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
-    return (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
-
-
-@mutant("ch10.ddpm_step", expect=r"variance|standard deviation|square root")
-def ddpm_step__variance_as_std(x_t, t, eps_pred, betas, z):
-    alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-    beta_t, abar_t = betas[t].item(), alphas_cumprod[t].item()
-    mean = (x_t - beta_t / math.sqrt(1 - abar_t) * eps_pred) / math.sqrt(1 - beta_t)
-    if t == 0:
-        return mean
-    abar_prev = alphas_cumprod[t - 1].item()
-    return mean + (1 - abar_prev) / (1 - abar_t) * beta_t * z
 
 
 @variant("ch10.ddpm_step")
@@ -448,39 +230,6 @@ def ddpm_step__schedule_in_x_dtype(x_t, t, eps_pred, betas, z):
 
 
 # --- ch10.ddim_step -------------------------------------------------------------------
-
-
-@mutant("ch10.ddim_step", expect=r"t_prev|-1|last|final|x0|abar")
-def ddim_step__wraps_at_minus_one(x_t, t, t_prev, eps_pred, alphas_cumprod):
-    # alphas_cumprod[-1] is the LAST entry, not "abar = 1".
-    a_t, a_prev = alphas_cumprod[t].item(), alphas_cumprod[t_prev].item()
-    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
-    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
-
-
-@mutant("ch10.ddim_step", expect=r"x0|scale|sqrt|abar")
-def ddim_step__x0_not_rescaled(x_t, t, t_prev, eps_pred, alphas_cumprod):
-    a_t = alphas_cumprod[t].item()
-    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-    x0 = x_t - math.sqrt(1 - a_t) * eps_pred
-    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
-
-
-@mutant("ch10.ddim_step", expect=r"direction|eps|noise|sqrt|abar")
-def ddim_step__direction_without_sqrt(x_t, t, t_prev, eps_pred, alphas_cumprod):
-    a_t = alphas_cumprod[t].item()
-    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-    x0 = (x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)
-    return math.sqrt(a_prev) * x0 + (1 - a_prev) * eps_pred
-
-
-@mutant("ch10.ddim_step", expect=r"clip")
-def ddim_step__clips_x0(x_t, t, t_prev, eps_pred, alphas_cumprod):
-    # Clips the predicted x0 to [-1, 1], as image samplers often do.
-    a_t = alphas_cumprod[t].item()
-    a_prev = alphas_cumprod[t_prev].item() if t_prev >= 0 else 1.0
-    x0 = ((x_t - math.sqrt(1 - a_t) * eps_pred) / math.sqrt(a_t)).clamp(-1, 1)
-    return math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev) * eps_pred
 
 
 @variant("ch10.ddim_step")
