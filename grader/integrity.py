@@ -54,16 +54,33 @@ class _NoGrader:
         return None
 
 
-def fingerprint(walls: object, modules: dict) -> tuple:
-    """Identities of what student code must not replace: the attributes of `modules` (the
-    grader's, and the worker's own, run as `__main__`), the audit hook's state and class."""
+def fingerprint(walls: object, modules: dict) -> tuple[tuple, tuple]:
+    """What student code must not replace, as (names, objects): the attributes of
+    `modules` (the grader's, and the worker's own, run as `__main__`), the audit hook's
+    state and its class. Compare two with `unchanged`: objects by identity, never through
+    `id()`, since every `id()` is an audit event the hook sees (a thousand per call)."""
+    names: list = []
+    objects: list = []
+
+    def add(label: str, owner: object, attributes: dict, skip: str) -> None:
+        names.append(label)
+        objects.append(owner)
+        for k, v in attributes.items():
+            if k != skip:
+                names.append(k)
+                objects.append(v)
+
     # a warning raised in a module adds its `__warningregistry__`: not a replacement
-    parts = [(n, id(m), tuple(sorted((k, id(v)) for k, v in vars(m).items() if k != "__warningregistry__"))) for n, m in sorted(modules.items())]
+    for n, m in sorted(modules.items()):
+        add(n, m, vars(m), "__warningregistry__")
     if walls is not None:
-        state = tuple(sorted((k, id(v)) for k, v in vars(walls).items() if k != "watch"))
-        parts.append(("walls", id(type(walls)), state))
-        parts.append(("Walls", tuple(sorted((k, id(v)) for k, v in vars(type(walls)).items()))))
-    return tuple(parts)
+        add("walls", type(walls), vars(walls), "watch")
+        add("Walls", None, dict(vars(type(walls))), "")
+    return tuple(names), tuple(objects)
+
+
+def unchanged(before: tuple[tuple, tuple], after: tuple[tuple, tuple]) -> bool:
+    return before[0] == after[0] and all(a is b for a, b in zip(before[1], after[1]))
 
 
 class Watch:
@@ -86,7 +103,7 @@ class Watch:
             above.add(id(frame))
             frame = frame.f_back
         self.above = frozenset(above)
-        self.pipes = frozenset(_pipes())
+        self.pipes = _worker_pipes()
         self.hidden = {n: m for n, m in sys.modules.items() if _grader_module(n)}
         for n in self.hidden:
             del sys.modules[n]
@@ -114,7 +131,7 @@ class Watch:
                 self.flag("grader_modules")
             del sys.modules[n]
         sys.modules.update(self.hidden)
-        if fingerprint(self.walls, self.watched) != self.before:
+        if not unchanged(self.before, fingerprint(self.walls, self.watched)):
             self.flag("grader_state")
         if self.guard is not None and getattr(self.guard, "tampered", False):
             self.flag("grader_state")
@@ -170,13 +187,19 @@ WATCHED = frozenset(
 )
 
 
-def _pipes() -> list[int]:
-    """The worker's pipe descriptors (every FIFO open before the call, past stdio)."""
-    out = []
-    for fd in range(3, 256):
-        try:
-            if stat.S_ISFIFO(os.fstat(fd).st_mode):
-                out.append(fd)
-        except OSError:
-            continue
-    return out
+_PIPES: list[frozenset[int]] = []
+
+
+def _worker_pipes() -> frozenset[int]:
+    """The worker's pipe descriptors: every FIFO open past stdio when the first call
+    starts (253 `fstat`s, so once per worker, not once per call)."""
+    if not _PIPES:
+        out = []
+        for fd in range(3, 256):
+            try:
+                if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    out.append(fd)
+            except OSError:
+                continue
+        _PIPES.append(frozenset(out))
+    return _PIPES[0]

@@ -26,7 +26,7 @@ HOSTILE = textwrap.dedent(
 
     _Pair = collections.namedtuple("_Pair", "loss dlogits")
     _ref_linear_forward, _ref_sce, _ref_sgd, _ref_relu = linear_forward, softmax_cross_entropy, sgd_step, relu_backward
-    _ref_tanh, _ref_momentum = tanh_backward, sgd_momentum_step
+    _ref_tanh, _ref_momentum, _ref_rmsprop = tanh_backward, sgd_momentum_step, rmsprop_step
 
     class _Layer:  # a student's own layer with a backward method is not autograd
         def forward(self, x, W, b):
@@ -83,6 +83,12 @@ HOSTILE = textwrap.dedent(
             f.f_code
         return _ref_tanh(dout, x)
 
+    def rmsprop_step(w, dw, s, lr, alpha=0.99, eps=1e-8):
+        import __main__  # the worker itself: make it blind to in-place changes
+        if hasattr(__main__, "_same"):
+            __main__._same = lambda tensor, copy: True
+        return _ref_rmsprop(w, dw, s, lr, alpha, eps)
+
     def sgd_step(w, dw, lr):
         try:
             import grader.sandbox
@@ -119,6 +125,7 @@ FLAGGED = {
     "ch4.sgd_momentum_step": "grader_frames",
     "ch4.tanh_backward": "grader_frames",
     "ch4.sgd_step": "grader_modules",
+    "ch4.rmsprop_step": "grader_state",
     "ch4.relu_backward": "worker_pipes",
 }
 LEGITIMATE = ("ch4.linear_forward", "ch4.softmax_cross_entropy")
