@@ -38,7 +38,13 @@ _FRAME_TOOLS = frozenset({inspect.__file__, traceback.__file__})
 
 
 def _grader_module(name: str) -> bool:
-    return name == "grader" or name.startswith("grader.")
+    return name[:6] == "grader" and (len(name) == 6 or name[6] == ".")
+
+
+def _grader_names() -> list[str]:
+    """The grader's modules in `sys.modules` (a scan of some 1,100 names, twice a call:
+    inlined, it costs half as much as a call of `_grader_module` per name)."""
+    return [n for n in sys.modules if n[:6] == "grader" and (len(n) == 6 or n[6] == ".")]
 
 
 class _NoGrader:
@@ -104,7 +110,7 @@ class Watch:
             frame = frame.f_back
         self.above = frozenset(above)
         self.pipes = _worker_pipes()
-        self.hidden = {n: m for n, m in sys.modules.items() if _grader_module(n)}
+        self.hidden = {n: sys.modules[n] for n in _grader_names()}
         for n in self.hidden:
             del sys.modules[n]
         self.finder = _NoGrader(self)
@@ -126,7 +132,7 @@ class Watch:
             sys.meta_path.remove(self.finder)
         else:
             self.flag("grader_state")
-        for n in [n for n in sys.modules if _grader_module(n)]:
+        for n in _grader_names():
             if sys.modules[n] is not self.hidden.get(n):
                 self.flag("grader_modules")
             del sys.modules[n]
