@@ -68,6 +68,22 @@ def autograd(fn: Callable, *inputs: torch.Tensor, dout: torch.Tensor | tuple[tor
         with torch.enable_grad():
             outs = fn(*leaves)
             outs = outs if isinstance(outs, tuple) else (outs,)
-            return tuple(g.detach() for g in torch.autograd.grad(outs, leaves, douts))
+            return tuple(g.detach() for g in vjp(outs, leaves, douts))
 
     return truth(grads, douts, *inputs)
+
+
+def vjp(outputs, inputs, douts) -> tuple[torch.Tensor, ...]:
+    """`torch.autograd.grad(outputs, inputs, douts)`, computed as the gradient of the one
+    scalar sum_k <outputs[k], douts[k]>: the same numbers (the product's backward hands
+    each dout through unchanged), without the shape check for `grad_outputs` that makes
+    torch import SymPy (about 60 MB and a second of the grader's start)."""
+    outputs = tuple(outputs) if isinstance(outputs, (tuple, list)) else (outputs,)
+    douts = tuple(douts) if isinstance(douts, (tuple, list)) else (douts,)
+    if len(outputs) != len(douts):
+        raise ValueError(f"{len(outputs)} outputs but {len(douts)} douts")
+    for out, dout in zip(outputs, douts):
+        if out.shape != dout.shape:
+            raise ValueError(f"dout of shape {tuple(dout.shape)} for an output of shape {tuple(out.shape)}")
+    total = sum((out * dout).sum() for out, dout in zip(outputs, douts))
+    return torch.autograd.grad(total, inputs)

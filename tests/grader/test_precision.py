@@ -3,9 +3,14 @@ checked against PyTorch's own gradients."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
 import torch
 import torch.nn.functional as F
 
+from grader import precision
 from grader.precision import autograd, close, tolerance, truth
 
 
@@ -36,3 +41,32 @@ def test_autograd_truth_agrees_with_torch_for_a_linear_layer():
     dout = torch.randn(4, 2, generator=g, dtype=torch.float64)
     dx, dW, db = autograd(lambda x, W, b: F.linear(x, W, b), x, W, b, dout=dout)
     assert torch.allclose(dx, dout @ W) and torch.allclose(dW, dout.T @ x) and torch.allclose(db, dout.sum(0))
+
+
+def test_vjp_equals_autograd_grad_with_grad_outputs():
+    torch.manual_seed(3)
+    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    with torch.enable_grad():
+        outs = (x @ w, torch.tanh(x).sum(0))
+        douts = (torch.randn(4, 3, dtype=torch.float64), torch.randn(5, dtype=torch.float64))
+        expected = torch.autograd.grad(outs, (x, w), douts, retain_graph=True)
+        got = precision.vjp(outs, (x, w), douts)
+    for g, e in zip(got, expected):
+        assert torch.equal(g, e)
+    with pytest.raises(ValueError, match="shape"):
+        precision.vjp(outs[0], (x,), torch.ones(3))
+
+
+def test_an_autograd_truth_does_not_make_torch_import_sympy():
+    # torch.autograd.grad with grad_outputs imports SymPy: 60 MB and a second of a check
+    code = (
+        "import sys, torch\n"
+        "from grader.precision import autograd\n"
+        "x = torch.randn(3, 4)\n"
+        "W = torch.randn(4, 2)\n"
+        "autograd(lambda x, W: x @ W, x, W, dout=torch.randn(3, 2))\n"
+        "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
