@@ -2,6 +2,10 @@
 
     python benchmarks/bench_grade.py [--targets all] [--repeat 1] [--isolation auto]
 
+With `--batch N`, also grades N copies of the references with `dlcourse grade-batch` at
+`--jobs 1` and at `--jobs 2` and prints the throughput (submissions per minute) of each:
+issue 17 asks it to grow near-linearly up to the cores.
+
 Runs `dlcourse grade TARGETS --submission solutions --quiet` with one torch thread
 (`DLCOURSE_THREADS=1`, as `grade-batch` does) and samples, every 50 ms, the resident
 memory of the grader and every process below it (the worker, bubblewrap): the peak of
@@ -55,6 +59,8 @@ def main() -> None:
     parser.add_argument("--targets", nargs="*", default=["all"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--isolation", default="auto")
+    parser.add_argument("--batch", type=int, default=0, help="also time grade-batch of this many submissions at --jobs 1 and 2")
+    parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2])
     opts = parser.parse_args()
     env = dict(os.environ, DLCOURSE_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     base = statistics.median(measure([sys.executable, "-c", "import torch"], env)[0] for _ in range(3))
@@ -66,6 +72,29 @@ def main() -> None:
     print(f"python -c 'import torch': {base:.2f} s")
     print(f"grade {' '.join(opts.targets)} (isolation {opts.isolation}): {seconds:.1f} s wall "
           f"({seconds / base:.1f}x import torch), peak tree RSS {peak:.0f} MiB, exit {runs[0][2]}")
+    if opts.batch:
+        batch(opts, env)
+
+
+def batch(opts, env: dict) -> None:
+    """Throughput of `grade-batch` over `opts.batch` copies of the references."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "submissions"
+        for i in range(opts.batch):
+            shutil.copytree(ROOT / "solutions", folder / f"student{i:03d}", ignore=shutil.ignore_patterns("__pycache__", "mistakes"))
+        first = None
+        for jobs in opts.jobs:
+            out = Path(tmp) / f"gradebook-{jobs}.csv"
+            cmd = [sys.executable, "-m", "dlcourse_cli", "grade-batch", str(folder), "--out", str(out),
+                   "--jobs", str(jobs), *[a for t in opts.targets for a in ("--target", t)]]
+            seconds, peak, code = measure(cmd, env)
+            rate = opts.batch / seconds * 60
+            first = first or rate
+            print(f"grade-batch {opts.batch} submissions, --jobs {jobs}: {seconds:.1f} s, {rate:.2f} per minute "
+                  f"({rate / first:.2f}x --jobs {opts.jobs[0]}), peak tree RSS {peak:.0f} MiB, exit {code}")
 
 
 if __name__ == "__main__":
