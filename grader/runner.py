@@ -65,13 +65,8 @@ def run(
     project's tests grade their own mutants with `grader.inprocess.InProcessWorker`);
     its path, device, time limit and threads are then the run's.
     """
-    from grader import replay
-    from grader.student import DEFAULT_TIMEOUT, Worker
+    from grader.student import DEFAULT_TIMEOUT, Worker  # imports no torch
 
-    hidden_elsewhere: dict[str, int] = {}  # a release's hidden checks, counted, not shipped
-    if recorder is None and replay.active():
-        seed, profile = int(replay.meta()["seed"]), str(replay.meta()["profile"])
-        hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     started = time.perf_counter()
     given = worker is not None
     if given:
@@ -81,7 +76,14 @@ def run(
         # `check` takes the default from DLCOURSE_ISOLATION (else the strongest that runs)
         requested = isolation_to_run(isolation or os.environ.get("DLCOURSE_ISOLATION") or "auto", require_isolation, device)
         worker = _worker(Worker(Path(path), device=device, timeout=timeout or DEFAULT_TIMEOUT, threads=threads, requested_isolation=requested))
+    # the worker imports torch while this process does (the next import is torch's)
     worker.start()
+    from grader import replay
+
+    hidden_elsewhere: dict[str, int] = {}  # a release's hidden checks, counted, not shipped
+    if recorder is None and replay.active():
+        seed, profile = int(replay.meta()["seed"]), str(replay.meta()["profile"])
+        hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     _preload()
     try:
         collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder)

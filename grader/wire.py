@@ -20,22 +20,21 @@ import select
 import struct
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
-import numpy as np
-import torch
+# torch and numpy are imported at the first message, not with this module: the grader
+# starts its worker first, so that both import torch side by side (`grader.runner`)
+DTYPE_LIST = ("float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+"""The tensor dtypes the wire carries, by their torch names."""
 
-DTYPES: dict[str, torch.dtype] = {
-    "float64": torch.float64,
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "int64": torch.int64,
-    "int32": torch.int32,
-    "int16": torch.int16,
-    "int8": torch.int8,
-    "uint8": torch.uint8,
-    "bool": torch.bool,
-}
-DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
+
+@lru_cache(maxsize=1)
+def _dtypes() -> tuple[dict, dict]:
+    """({name: torch dtype}, {torch dtype: name})."""
+    import torch
+
+    by_name = {name: getattr(torch, name) for name in DTYPE_LIST}
+    return by_name, {v: k for k, v in by_name.items()}
 MAX_DEPTH = 32
 """Containers nest at most this deep."""
 MAX_SCALARS = 2_000_000
@@ -88,6 +87,10 @@ def encode(value: object) -> tuple[bytes, list[bytes]]:
     Values the wire does not carry become `Unsupported(type name)` rather than an error,
     so the worker can tell the grader what a student returned ("a generator").
     """
+    import numpy as np
+    import torch
+
+    dtype_names = _dtypes()[1]
     buffers: list[bytes] = []
     count = [0]
 
@@ -107,7 +110,7 @@ def encode(value: object) -> tuple[bytes, list[bytes]]:
             return {"$float": repr(v)} if v != v or v in (float("inf"), float("-inf")) else v
         if isinstance(v, torch.Tensor):
             t = torch.Tensor.as_subclass(v, torch.Tensor).detach()
-            name = DTYPE_NAMES.get(t.dtype)
+            name = dtype_names.get(t.dtype)
             if name is None:
                 return {"$unsupported": f"tensor of dtype {t.dtype}"}
             device = str(t.device)
@@ -148,6 +151,10 @@ def decode(header: bytes, buffers: list[bytes]) -> Decoded:
 
 
 def _decode(header: bytes, buffers: list[bytes]) -> Decoded:
+    import numpy as np
+    import torch
+
+    dtypes = _dtypes()[0]
     if len(header) > MAX_HEADER:
         raise WireError(f"header larger than {MAX_HEADER} bytes")
     # every value but the first follows a comma or a colon: an upper bound, checked in C
@@ -198,15 +205,15 @@ def _decode(header: bytes, buffers: list[bytes]) -> Decoded:
             return Unsupported(str(v["$unsupported"])[:200])
         raise WireError("unknown object")
 
-    def tensor(spec: dict) -> torch.Tensor:
+    def tensor(spec: dict) -> "torch.Tensor":
         index, name, shape = spec.get("$tensor"), spec.get("dtype"), spec.get("shape")
         if type(index) is not int or not 0 <= index < len(buffers):
             raise WireError("bad buffer index")
-        if name not in DTYPES:
+        if name not in dtypes:
             raise WireError(f"dtype {name!r} not allowed")
         if not isinstance(shape, list) or len(shape) > 16 or not all(type(s) is int and 0 <= s < 2**40 for s in shape):
             raise WireError("bad shape")
-        dtype = DTYPES[name]
+        dtype = dtypes[name]
         np_dtype = np.uint8 if dtype == torch.bool else torch.empty((), dtype=dtype).numpy().dtype
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         buf = buffers[index]
