@@ -57,8 +57,10 @@ def resolve(qualified: str) -> object | None:
 # --- which kernels a routine lowers to ----------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def packet(func) -> str:
-    """`aten.sigmoid_.default` -> "aten.sigmoid": an op and its in-place form are one."""
+    """`aten.sigmoid_.default` -> "aten.sigmoid": an op and its in-place form are one
+    (cached: the guard asks it for every op student code runs)."""
     name = str(func.overloadpacket)
     return name[:-1] if name.endswith("_") and not name.endswith("__") else name
 
@@ -306,9 +308,8 @@ class Guard:
             if obj is not None and name != OPTIMISERS:
                 self.banned.setdefault(id(obj), name)
         if self.optim_banned:  # the optimisers' multi-tensor and fused kernels
-            for attr in dir(torch):
-                if attr.startswith(("_foreach_", "_fused_")):
-                    self.banned.setdefault(id(getattr(torch, attr)), OPTIMISERS)
+            for key in _optimiser_kernels():
+                self.banned.setdefault(key, OPTIMISERS)
         self.kernels = kernels(tuple(b for b in banned if b != OPTIMISERS), device.split(":")[0])
         self.autograd_allowed = autograd_allowed
         self.requires_grad_setter = getattr(torch.Tensor.requires_grad, "__set__", None)
@@ -342,6 +343,13 @@ class Guard:
             self._functions.__exit__(None, None, None)
         except Exception:  # noqa: BLE001 - student code popped a mode: reported as tampering
             self.tampered = True
+
+
+@lru_cache(maxsize=1)
+def _optimiser_kernels() -> tuple[int, ...]:
+    """Identities of torch's `_foreach_*` and `_fused_*` routines (a walk of `dir(torch)`,
+    once per worker rather than once per call)."""
+    return tuple(id(getattr(torch, attr)) for attr in dir(torch) if attr.startswith(("_foreach_", "_fused_")))
 
 
 _TRAPPED: list[bool] = []
