@@ -151,6 +151,8 @@ def digits_train_predict(
     Shapes: X_train (N, 1, 8, 8) float in [0, 1], y_train (N,) int64 in 0..9,
     X_test (M, 1, 8, 8) -> (M,) int64 on X_test's device.
 
+    Each call must finish within 60 s on a CPU (the grader's time limit per call).
+
     Example: with scikit-learn's digits split 1:1, the held-out accuracy is about 0.98.
     """
     # TODO: implement ch5.digits_train_predict (hint: `dlcourse hint ch5.digits_train_predict`).

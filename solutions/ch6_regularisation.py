@@ -96,8 +96,11 @@ def label_smoothing_cross_entropy(logits: torch.Tensor, y: torch.Tensor, smoothi
 
         loss_i = -(1 - smoothing) log p_iy - (smoothing / C) sum_c log p_ic
 
-    with log p = log_softmax(logits) computed with the max subtracted, so the loss
-    stays finite for logits of any magnitude.
+    with log p = log_softmax(logits). The loss is finite for logits of any magnitude
+    (1e4 included), in float32 as in float64: compute the log-probabilities in
+    log-sum-exp form, z - max - log(sum(exp(z - max))), never log(softmax(z)) (a max
+    shift alone does not stop a probability underflowing to 0, and the uniform part
+    takes the log of every class, the least likely included).
 
     Shapes: logits (N, C), y (N,) int64 -> 0-d.
 

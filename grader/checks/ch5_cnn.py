@@ -247,6 +247,18 @@ def _overlap_mask(x, kh, kw, s, p):
     return (count[p : p + h, p : p + wd] >= 2).expand(n, c, h, wd)
 
 
+def _leftover_shapes(x, kh, kw, s, p):
+    """Shapes of a dx accumulated over the extent the windows cover, (Ho - 1) s + k rows
+    and columns, instead of the padded image, then cropped as x_padded would be (from p
+    to p + H, or p from each end): the rows and columns no window reaches go missing."""
+    n, c, h, wd = x.shape
+    reach_h, reach_w = (_out_size(h, kh, s, p) - 1) * s + kh, (_out_size(wd, kw, s, p) - 1) * s + kw
+    if (reach_h, reach_w) == (h + 2 * p, wd + 2 * p):
+        return []
+    cropped = {(max(0, min(h, reach_h - p)), max(0, min(wd, reach_w - p))), (max(0, reach_h - 2 * p), max(0, reach_w - 2 * p))}
+    return [("mistake.ch5.conv2d_backward.leftover", (n, c, hh, ww)) for hh, ww in sorted(cropped) if (hh, ww) != (h, wd)]
+
+
 def _check_conv2d_backward(student, case, reveal=True):
     x, w, b, s, p, dout = case
     kh, kw = w.shape[2:]
@@ -255,7 +267,9 @@ def _check_conv2d_backward(student, case, reveal=True):
     got = student.conv2d_backward(dout, x, w, s, p)
     if isinstance(got, (tuple, list)) and len(got) == 3:
         n, c, h, wd = x.shape
-        _expect_shape(got[0], expected[0], "dx", inputs, [("mistake.ch5.conv2d_backward.padding", (n, c, h + 2 * p, wd + 2 * p))])
+        # the docstring's promise: pixels that no window reaches are part of dx, with zero
+        shapes = [("mistake.ch5.conv2d_backward.padding", (n, c, h + 2 * p, wd + 2 * p))] + _leftover_shapes(x, kh, kw, s, p)
+        _expect_shape(got[0], expected[0], "dx", inputs, shapes)
         # right where one window covers a pixel, wrong where several do: not added up
         mask = _overlap_mask(x, kh, kw, s, p)
         _expect_right_outside(got[0], expected[0], mask, "mistake.ch5.conv2d_backward.dx_overlap", "dx", inputs, answer=got)

@@ -322,3 +322,61 @@ def maxpool2d_backward__column_major_window(dout, x, kernel_size, stride):
     dx = x.new_zeros((n, c, h * wd))
     dx.scatter_add_(2, (rows * wd + cols).reshape(n, c, ho * wo), dout.reshape(n, c, ho * wo))
     return dx.reshape(n, c, h, wd)
+
+
+# --- promises of the docstrings: leftover pixels, the dtype, a tuple of three -----------------
+
+
+@mutant("ch5.conv2d_backward", expect=r"no window reaches")
+def conv2d_backward__dx_sized_by_the_windows(dout, x, w, stride=1, padding=0):
+    # dx_padded spans only what the windows cover, (Ho - 1) s + kh rows: right when the
+    # stride divides evenly, a row or column short when it does not
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    xp = F.pad(x, (padding,) * 4)
+    dxp = x.new_zeros((n, c, (ho - 1) * stride + kh, (wo - 1) * stride + kw))
+    dw = torch.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = slice(i, i + stride * ho, stride), slice(j, j + stride * wo, stride)
+            dw[:, :, i, j] = torch.einsum("nfhw,nchw->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += torch.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, dout.sum(dim=(0, 2, 3))
+
+
+@mutant("ch5.conv2d_backward", expect=r"dtype float32, expected float64")
+def conv2d_backward__zeros_in_default_dtype(dout, x, w, stride=1, padding=0):
+    # torch.zeros(shape) is float32 whatever the inputs are: float64 inputs get a float32 dx
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    xp = F.pad(x, (padding,) * 4)
+    dxp = torch.zeros((n, c, h + 2 * padding, wd + 2 * padding))
+    dw = torch.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = slice(i, i + stride * ho, stride), slice(j, j + stride * wo, stride)
+            dw[:, :, i, j] = torch.einsum("nfhw,nchw->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += torch.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    return dxp[:, :, padding : padding + h, padding : padding + wd], dw, dout.sum(dim=(0, 2, 3))
+
+
+@variant("ch5.conv2d_backward")
+def conv2d_backward__namedtuple_of_shifted_sums(dout, x, w, stride=1, padding=0):
+    # a namedtuple is a tuple: (dx, dw, db) by field
+    from collections import namedtuple
+
+    Grads = namedtuple("Grads", "dx dw db")
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    ho, wo = dout.shape[2], dout.shape[3]
+    xp = F.pad(x, (padding,) * 4)
+    dxp = torch.zeros_like(xp)
+    dw = torch.zeros_like(w)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = slice(i, i + stride * ho, stride), slice(j, j + stride * wo, stride)
+            dw[:, :, i, j] = torch.einsum("nfhw,nchw->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += torch.einsum("nfhw,fc->nchw", dout, w[:, :, i, j])
+    return Grads(dxp[:, :, padding : padding + h, padding : padding + wd], dw, dout.sum(dim=(0, 2, 3)))

@@ -60,6 +60,17 @@ def label_smoothing_cross_entropy__unstable_softmax(logits, y, smoothing):
     return ((1 - smoothing) * nll - smoothing * log_probs.mean(dim=1)).mean()
 
 
+@mutant("ch6.label_smoothing_cross_entropy", expect=r"underflow")
+def label_smoothing_cross_entropy__log_of_shifted_softmax(logits, y, smoothing):
+    # shifts by the max (no overflow), then takes the log of probabilities that can be 0:
+    # the uniform part sums log p over every class, so one underflow makes the loss inf
+    z = logits - logits.max(dim=1, keepdim=True).values
+    probs = z.exp() / z.exp().sum(dim=1, keepdim=True)
+    log_probs = probs.log()
+    nll = -log_probs.gather(1, y[:, None]).squeeze(1)
+    return ((1 - smoothing) * nll - smoothing * log_probs.mean(dim=1)).mean()
+
+
 @variant("ch6.label_smoothing_cross_entropy")
 def label_smoothing_cross_entropy__soft_targets(logits, y, smoothing):
     num_classes = logits.shape[1]

@@ -29,6 +29,7 @@ CONV_CONFIGS = [
     (1, 2, 8, 8, 3, 3, 3, 3, 2),
     (3, 1, 4, 5, 2, 1, 1, 1, 0),
     (2, 2, 6, 7, 3, 2, 3, 2, 0),
+    (1, 2, 6, 8, 2, 3, 3, 2, 0),  # H - kh and W - kw odd: a leftover row and column
 ]
 
 # (N, C, H, W, kernel, stride): non-overlapping, overlapping, leftover rows and columns
