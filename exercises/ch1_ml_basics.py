@@ -30,8 +30,8 @@ def softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Log of the softmax along `dim`: x_i - log sum_j exp(x_j).
 
-    Finite for logits of any magnitude: log(softmax(x)) is not enough, as it gives -inf
-    wherever the softmax underflows to 0.
+    Finite for logits of any magnitude, in float32 as in float64: log(softmax(x)) is not
+    enough, even with a max shift, as it gives -inf wherever the softmax underflows to 0.
 
     Shapes: `logits` any shape; the output has the same shape.
 

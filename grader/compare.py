@@ -234,6 +234,21 @@ def _once(make: Callable[[], dict]) -> Callable[[], dict]:
     return table
 
 
+def expect_default_kept(call: Callable[[], object], expected: object, *, function: str, argument: str, default: object, **options: object) -> None:
+    """The signature's promise of a default: `call()` leaves `argument` out and must give
+    `expected`, the answer for `argument=default` (options: passed on to `expect_close`).
+    Called after the same input passed with the argument given, so a wrong value (a named
+    mistake included) is the default's fault (`mistake.default_argument`); a crash keeps
+    its own message."""
+    try:
+        expect_close(call(), expected, **options)
+    except CheckFailure as failure:
+        if type(failure) is not CheckFailure:
+            raise
+        params = {"function": function, "argument": argument, "default": default}
+        raise CheckFailure("mistake.default_argument", params, failure.reveal) from None
+
+
 STABILITY_DTYPES = (torch.float64, torch.float32)
 
 

@@ -101,7 +101,8 @@ def bce_with_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
 
     For a logit z and a target t in [0, 1] (soft targets allowed) the loss is
     -(t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))); it must stay finite and accurate
-    for logits of any magnitude (sigmoid(z) rounds to exactly 0 or 1 for large |z|).
+    for logits of any magnitude, in float32 as in float64 (sigmoid(z) rounds to exactly
+    0 or 1 for large |z|, so never take the log of a probability).
 
     Shapes: `logits` and `targets` of the same shape; returns a 0-d tensor (the mean
     over every entry).
@@ -121,7 +122,10 @@ def logistic_regression_grad(
     """Loss and gradients of logistic regression.
 
     Scores z = X w + b, loss L = mean_n bce(z_n, y_n) (as `bce_with_logits`); returns
-    L and its gradients dL/dw, dL/db, derived by hand.
+    L and its gradients dL/dw, dL/db, derived by hand. The loss and gradients are finite
+    wherever the true values are, for scores of any magnitude (300 included), in float32
+    as in float64: the loss in the stable form of `bce_with_logits`, never the log of a
+    sigmoid that can round to 0 or 1.
 
     Shapes: `X` (N, D), `y` (N,) in {0, 1}, `w` (D,), `b` 0-d; returns
     (loss 0-d, dw (D,), db 0-d).
@@ -144,8 +148,11 @@ def softmax_regression_grad(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Loss and gradients of softmax (multinomial logistic) regression.
 
-    Scores S = X W + b, loss L = -mean_n log softmax(S_n)[y_n] (mean cross-entropy),
-    finite for large scores; returns L and its gradients dL/dW, dL/db, derived by hand.
+    Scores S = X W + b, loss L = -mean_n log softmax(S_n)[y_n] (mean cross-entropy);
+    returns L and its gradients dL/dW, dL/db, derived by hand. Both are finite for scores
+    of any magnitude (1000 included), in float32 as in float64: compute the
+    log-probabilities in log-sum-exp form, S - max - log(sum(exp(S - max))), never
+    log(softmax(S)) (a max shift alone does not stop a probability underflowing to 0).
 
     Shapes: `X` (N, D), `y` (N,) int64 in [0, C), `W` (D, C), `b` (C,); returns
     (loss 0-d, dW (D, C), db (C,)).

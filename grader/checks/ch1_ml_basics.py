@@ -8,7 +8,9 @@ reference, computed in float64. Known mistakes are student code registered in
 matches; the checks name here only the mistakes no one function expresses (message
 parameters such as k-means' iteration count, PCA's sign, second forms). Inputs where the contract does not decide the answer in floating point (k-means
 points almost exactly between two centroids, principal directions of nearly equal
-variance) are discarded, so a correct solution never fails.
+variance) are discarded, so a correct solution never fails. The defaults of the signatures
+(dim=-1, temperature=1.0) are promises too: a call without the argument must give the
+answer of the same call with it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import expect, expect_close, expect_stable, fail
+from grader.compare import expect, expect_close, expect_default_kept, expect_stable, fail
 from grader.precision import tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, shapes, sizes, tensors
 
@@ -76,6 +78,10 @@ def check_softmax_matches_pytorch(student, ref, case):
         # never divided; the registered form is one total for all slices
         named=[("mistake.ch1.softmax.not_normalised", e, {})],
     )
+    # the signature's default, dim=-1: right with dim=-1 given, then the same without it
+    expected = truth(F.softmax, x, dim=-1)
+    expect_close(student.softmax(x, dim=-1), expected, name="out", inputs=dict(logits=x, dim=-1))
+    expect_default_kept(lambda: student.softmax(x), expected, function="softmax", argument="dim", default=-1, name="out", inputs=dict(logits=x))
 
 
 @exercise("ch1.softmax", points=1)
@@ -121,6 +127,10 @@ def check_log_softmax_matches_pytorch(student, ref, case):
         inputs=dict(logits=x, dim=dim),
         **_log_softmax_mistakes(x, dim),
     )
+    # the signature's default, dim=-1: right with dim=-1 given, then the same without it
+    expected = truth(F.log_softmax, x, dim=-1)
+    expect_close(student.log_softmax(x, dim=-1), expected, name="out", inputs=dict(logits=x, dim=-1), **_log_softmax_mistakes(x, -1))
+    expect_default_kept(lambda: student.log_softmax(x), expected, function="log_softmax", argument="dim", default=-1, name="out", inputs=dict(logits=x))
 
 
 @st.composite
@@ -234,6 +244,10 @@ def check_boltzmann_is_softmax_of_minus_energy_over_temperature(student, ref, ca
         name="p",
         inputs=dict(energies=energies, temperature=temperature),
     )
+    # the signature's default, temperature=1.0: right with it given, then the same without it
+    expected = truth(ref.boltzmann_softmax_of_minus_energy, energies, 1.0)
+    expect_close(student.boltzmann(energies, 1.0), expected, name="p", inputs=dict(energies=energies, temperature=1.0))
+    expect_default_kept(lambda: student.boltzmann(energies), expected, function="boltzmann", argument="temperature", default=1.0, name="p", inputs=dict(energies=energies))
 
 
 @exercise("ch1.boltzmann", points=1)

@@ -10,7 +10,8 @@ here: each is student code registered in `solutions/mistakes/ch2_linear_models.p
 `expect_close` names the one a wrong answer matches; the checks add only the forms whose
 message names a parameter (a factor, a condition number). Where the maths itself is ill-conditioned (a linear
 system with a large condition number, scores of magnitude 100 rounded in float32) the
-tolerance grows with the condition, and the check says so.
+tolerance grows with the condition, and the check says so. The default l2=0.0 is a promise
+too: linear_regression_fit(X, y) must give the answer of linear_regression_fit(X, y, 0.0).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import CheckFailure, expect_close, expect_stable, fail
+from grader.compare import CheckFailure, expect_close, expect_default_kept, expect_stable, fail
 from grader.precision import tolerance, truth
 from grader.strategies import float_dtypes, generator, labels, seeds, shapes, sizes, tensors
 
@@ -91,7 +92,11 @@ def _expect_ridge(ref, got, X, y, l2, public=True, **tol):
 def check_linear_regression_fit_matches_ridge(student, ref, case):
     X, y, l2 = case
     # solving the normal equations loses about eps * cond(X^T X) of relative accuracy
-    _expect_ridge(ref, student.linear_regression_fit(X, y, l2), X, y, l2, **_condition_tolerance(X.dtype, _ridge_condition(X, l2)))
+    tol = _condition_tolerance(X.dtype, _ridge_condition(X, l2))
+    _expect_ridge(ref, student.linear_regression_fit(X, y, l2), X, y, l2, **tol)
+    if l2 == 0:  # the signature's default, l2=0.0: the same answer without it
+        expected = truth(ref.ridge_least_squares, X, y, 0.0)
+        expect_default_kept(lambda: student.linear_regression_fit(X, y), expected, function="linear_regression_fit", argument="l2", default=0.0, name=("w", "b"), inputs=dict(X=X, y=y), **tol)
 
 
 @exercise("ch2.linear_regression_fit", points=1)

@@ -8,7 +8,8 @@ The known mistakes of the catalogue (`mistake.ch1.*`) are registered student cod
 the variants and the mutants the grader names otherwise: the log-softmax stability
 mutants (named by the stability rule, whose wording their `expect` pins), the mistakes the
 checks name themselves (a constant offset, another number of iterations, nan centroids,
-the variance denominator, the sign) and a temperature left out.
+the variance denominator, the sign), a temperature left out, and defaults of the
+signature changed (named by `mistake.default_argument`).
 """
 
 from __future__ import annotations
@@ -244,3 +245,30 @@ def pca__svd_of_covariance(x, k):
     comps = u[:, :k].T
     idx = comps.abs().argmax(dim=1, keepdim=True)
     return comps * torch.sign(comps.gather(1, idx)), s[:k]
+
+
+# ---------------------------------------------------------------- promises of the signatures: defaults
+
+
+@mutant("ch1.log_softmax", expect=r"Called without `dim`|default|out of range")
+def log_softmax__batch_dim_default(logits, dim=1):
+    # nn.LogSoftmax(dim=1) of a classifier as the default: right for (N, C), wrong for
+    # log_softmax(x) on a 3-D tensor (or a crash on a 1-D one)
+    m = logits.amax(dim=dim, keepdim=True)
+    return logits - m - torch.log(torch.exp(logits - m).sum(dim=dim, keepdim=True))
+
+
+@mutant("ch1.boltzmann", expect=r"Called without `temperature`.*temperature=1\.0")
+def boltzmann__temperature_in_kelvin(energies, temperature=300.0):
+    # room temperature as the default: boltzmann(E) is almost uniform instead of T = 1
+    z = -energies / temperature
+    e = torch.exp(z - z.amax(dim=-1, keepdim=True))
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+@variant("ch1.softmax")
+def softmax__dim_none_means_the_last(logits, dim=None):
+    # a None default resolved to the last dim: the same as dim=-1
+    dim = logits.dim() - 1 if dim is None else dim
+    e = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
+    return e / e.sum(dim=dim, keepdim=True)

@@ -6,7 +6,8 @@ so it may use torch, math and that module's functions, nothing else from here.
 The known mistakes with a catalogue key of their own are registered in
 `solutions/mistakes/ch2_linear_models.py`; the mutants here are those the grader
 recognises otherwise: a message with a parameter the check computes (a factor, a
-condition number), a wrong shape or transposed gradient, a non-finite answer.
+condition number), a wrong shape or transposed gradient, a non-finite answer, a default
+of the signature changed (named by `mistake.default_argument`).
 """
 
 from __future__ import annotations
@@ -299,3 +300,16 @@ def logistic_regression_grad__namedtuple_loop_over_samples(X, y, w, b):
         dw = dw + (p - y[i]) * X[i]
         db = db + (p - y[i])
     return Result(loss / n, dw / n, db / n)
+
+
+# --- promises of the signatures: defaults ---------------------------------------------------------
+
+
+@mutant("ch2.linear_regression_fit", expect=r"Called without `l2`.*l2=0\.0")
+def linear_regression_fit__sklearn_default_alpha(X, y, l2=1.0):
+    # scikit-learn's Ridge(alpha=1.0) default: linear_regression_fit(X, y) is ridge, not least squares
+    xm, ym = X.mean(dim=0), y.mean()
+    Xc, yc = X - xm, y - ym
+    eye = torch.eye(X.shape[1], device=X.device, dtype=X.dtype)
+    w = torch.linalg.solve(Xc.T @ Xc + l2 * eye, Xc.T @ yc)
+    return w, ym - xm @ w

@@ -232,6 +232,7 @@ def inputs(exercise: str) -> list[tuple]:
             (torch.randn(4, 6, generator=g, dtype=d64) + 2.0, 0),
             (torch.tensor([[1000.0, 999.0, 0.0], [-1000.0, -1001.0, -1002.0]], dtype=d64),),
             (torch.tensor([[0.0, 1000.0], [1000.0, 1001.0]], dtype=torch.float32),),
+            (torch.randn(2, 3, 4, generator=g, dtype=d64),),  # dim left to its default, -1
         ]
     if exercise == "ch1.conditional_from_joint":
         joint = torch.rand(5, 3, generator=g, dtype=d64)
@@ -239,7 +240,7 @@ def inputs(exercise: str) -> list[tuple]:
         return [(joint / joint.sum(),), (torch.rand(3, 4, generator=g, dtype=d64),)]
     if exercise == "ch1.boltzmann":
         e = torch.randn(4, 5, generator=g, dtype=d64) * 2
-        return [(e, 1.0), (e, 2.5), (e, 0.4), (torch.tensor([[1000.0, 1001.0, 1002.0]], dtype=d64), 1.0)]
+        return [(e, 1.0), (e, 2.5), (e, 0.4), (torch.tensor([[1000.0, 1001.0, 1002.0]], dtype=d64), 1.0), (e,)]  # (e,): temperature left to its default
     if exercise == "ch1.kmeans":
         x = blobs(d64, seed=12)
         far = torch.tensor([[0.0], [1.0], [2.0], [4.0], [5.0], [6.0]], dtype=d64)

@@ -230,7 +230,7 @@ def inputs(exercise: str) -> list[tuple]:
     d64 = torch.float64
     if exercise == "ch2.linear_regression_fit":
         X, y = regression_data(d64, n=25, seed=12)
-        return [(X, y, 0.0), (X, y, 3.0), (X[:, :2], y, 0.7)]
+        return [(X, y, 0.0), (X, y, 3.0), (X[:, :2], y, 0.7), (X, y)]  # (X, y): l2 left to its default
     if exercise == "ch2.mse_loss":
         p = torch.randn(6, 2, generator=g, dtype=d64)
         return [(p, torch.randn(6, 2, generator=g, dtype=d64)), (p[:, 0], p[:, 1] + 0.5)]
