@@ -30,6 +30,10 @@ def rnn_step_forward(
 
     Shapes: x (N, D), h_prev (N, H), W_ih (H, D), W_hh (H, H), b (H,) -> h (N, H).
 
+    Saturated units must come out right: for pre-activations of any magnitude (hundreds
+    included), in float32 as in float64, h is finite (+-1 in the tails). torch.tanh is;
+    a hand-written (exp(2a) - 1) / (exp(2a) + 1) is inf / inf = NaN once exp overflows.
+
     Example: x = [[1.]], h_prev = [[0.]], W_ih = [[1.]], W_hh = [[1.]], b = [0.] ->
     [[tanh(1)]] = [[0.7616]].
     """
@@ -129,6 +133,11 @@ def lstm_step_forward(
     Shapes: x (N, D), h_prev (N, H), c_prev (N, H), W_ih (4H, D), W_hh (4H, H),
     b (4H,) -> (h (N, H), c (N, H)).
 
+    Saturated gates must come out right: for pre-activations of any magnitude (hundreds
+    included), in float32 as in float64, every gate is finite (0 or 1 in the tails, +-1
+    for g). torch.sigmoid and torch.tanh are, and so is 1 / (1 + exp(-a)); a hand-written
+    exp(a) / (1 + exp(a)) is inf / inf = NaN once exp overflows.
+
     Example: every weight and bias zero, c_prev = [[2.]] (H = 1): i = f = o = 0.5,
     g = 0, c = 0.5 * 2 = [[1.]], h = 0.5 * tanh(1) = [[0.3808]].
     """
@@ -209,6 +218,11 @@ def gru_step_forward(
 
     Shapes: x (N, D), h_prev (N, H), W_ih (3H, D), W_hh (3H, H), b_ih (3H,),
     b_hh (3H,) -> h (N, H).
+
+    Saturated gates must come out right: for pre-activations of any magnitude (hundreds
+    included), in float32 as in float64, r, z and n are finite (0 or 1 in the tails, +-1
+    for n). torch.sigmoid and torch.tanh are, and so is 1 / (1 + exp(-a)); a hand-written
+    exp(a) / (1 + exp(a)) is inf / inf = NaN once exp overflows.
 
     Example: every weight and bias zero, h_prev = [[1.]]: r = z = 0.5, n = 0,
     h = 0.5 * 0 + 0.5 * 1 = [[0.5]].

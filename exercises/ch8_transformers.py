@@ -176,6 +176,13 @@ def info_nce_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> tor
 
     Shapes: z1 (N, d), z2 (N, d) -> 0-d tensor.
 
+    Stability: the loss is finite wherever the true value is, for small temperatures
+    (1e-3 and below: logits up to 1 / temperature) and embeddings of any norm, in
+    float32 as in float64: compute log sum_j exp(s_ij) in log-sum-exp form,
+    m + log(sum_j exp(s_ij - m)) with m the row's maximum (torch.logsumexp,
+    F.cross_entropy), never log(softmax(...)) (a max shift alone does not stop the
+    positive's probability underflowing to 0).
+
     Example: N = 1 has no negatives, so each anchor's softmax has one term and the
     loss is 0 for any z1, z2. With z1 = [[1, 0], [0, 1]] = z2 and temperature 1,
     each anchor scores 1 with its positive and 0 with two negatives:

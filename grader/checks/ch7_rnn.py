@@ -7,11 +7,14 @@ the student's weights through `torch.func.functional_call`, autograd through tho
 the backward passes, and `torch.nn.utils.clip_grad_norm_`. The contract's single bias b
 is PyTorch's bias_ih with bias_hh = 0. Known mistakes are not written here: each is
 student code registered in `solutions/mistakes/ch7_rnn.py`, and `expect_close` names the
-one a wrong answer matches.
+one a wrong answer matches. One promise of the cells' docstrings is named by the checks:
+saturated units come out right, so a NaN or inf on the hidden saturated inputs is an
+exp() that overflowed (`saturated`).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -22,7 +25,7 @@ from torch.func import functional_call
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import expect_close, fail
+from grader.compare import CheckFailure, PartialCredit, expect_close, fail
 from grader.precision import autograd, truth
 from grader.strategies import float_dtypes, sizes, tensors
 
@@ -77,6 +80,21 @@ def _zero_bias(b: torch.Tensor) -> torch.Tensor:
     return torch.zeros_like(b)
 
 
+@contextmanager
+def saturated():
+    """The docstrings' promise for saturated units (biases up to ~300): a NaN or inf where
+    the truth is finite is an exp() of a large pre-activation that overflowed, named as
+    such (the check is hidden, so the message is all the student sees)."""
+    try:
+        yield
+    except CheckFailure as failure:
+        if failure.key != "mistake.nonfinite" or type(failure) not in (CheckFailure, PartialCredit):
+            raise
+        if isinstance(failure, PartialCredit):
+            raise PartialCredit(failure.fraction, "mistake.ch7.saturated", failure.params, failure.reveal) from None
+        raise CheckFailure("mistake.ch7.saturated", failure.params, failure.reveal) from None
+
+
 # --- RNN cell ----------------------------------------------------------------------------------------
 
 
@@ -104,7 +122,8 @@ def check_rnn_step_forward_matches_rnncell(student, ref, case):
 @exercise("ch7.rnn_step_forward", points=1, hidden=True)
 @given(case=recurrent_case(max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 10.0, 300.0])))
 def check_rnn_step_forward_saturated_and_larger(student, ref, case):
-    _check_rnn_step_forward(student, ref, case, reveal=False)
+    with saturated():
+        _check_rnn_step_forward(student, ref, case, reveal=False)
 
 
 def _check_rnn_step_backward(student, ref, case, reveal=True):
@@ -222,7 +241,8 @@ def check_lstm_step_forward_matches_lstmcell(student, ref, case):
 @exercise("ch7.lstm_step_forward", points=1, hidden=True)
 @given(case=recurrent_case(gates=4, max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 10.0, 300.0])))
 def check_lstm_step_forward_saturated_and_larger(student, ref, case):
-    _check_lstm_step_forward(student, ref, case, reveal=False)
+    with saturated():
+        _check_lstm_step_forward(student, ref, case, reveal=False)
 
 
 def _check_lstm_step_backward(student, ref, case, dh=None, dc=None, reveal=True):
@@ -316,7 +336,8 @@ def check_gru_step_forward_matches_grucell(student, ref, case):
 @exercise("ch7.gru_step_forward", points=1, hidden=True)
 @given(case=recurrent_case(gates=3, max_n=8, max_d=10, max_h=10, bias_scale=st.sampled_from([1.0, 10.0, 300.0])))
 def check_gru_step_forward_saturated_and_larger(student, ref, case):
-    _check_gru_step_forward(student, ref, case, reveal=False)
+    with saturated():
+        _check_gru_step_forward(student, ref, case, reveal=False)
 
 
 # --- gradient clipping ---------------------------------------------------------------------------------

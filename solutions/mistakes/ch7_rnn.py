@@ -388,3 +388,11 @@ def clip_grad_norm(grads, max_norm):
     total = sum(g.norm() for g in grads)
     factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
     return [g * factor for g in grads], total
+
+
+@mistake("ch7.clip_grad_norm.no_eps")
+def clip_grad_norm(grads, max_norm):
+    # the textbook factor max_norm / total, without the 1e-6 the docstring adds to total
+    total = torch.sqrt(sum((g * g).sum() for g in grads))
+    factor = torch.clamp(max_norm / total, max=1.0)
+    return [g * factor for g in grads], total

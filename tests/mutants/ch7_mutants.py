@@ -235,3 +235,50 @@ def lstm_forward__namedtuple_state(x, h0, c0, W_ih, W_hh, b):
         h = o * c.tanh()
         hs.append(h)
     return torch.stack(hs, dim=1), State(h, c)
+
+
+# --- promises of the docstrings: saturated units come out right ---------------------------
+
+
+@mutant("ch7.rnn_step_forward", expect=r"pre-activations are large.*saturated")
+def rnn_step_forward__tanh_from_exp(x, h_prev, W_ih, W_hh, b):
+    # tanh written out from exp: inf / inf = NaN once exp(2a) overflows
+    e = torch.exp(2 * (x @ W_ih.T + h_prev @ W_hh.T + b))
+    return (e - 1) / (e + 1)
+
+
+@variant("ch7.rnn_step_forward")
+def rnn_step_forward__tanh_as_one_minus_two_over(x, h_prev, W_ih, W_hh, b):
+    # tanh(a) = 1 - 2 / (exp(2a) + 1): exp overflowing gives 1, underflowing -1, both right
+    return 1 - 2 / (torch.exp(2 * (x @ W_ih.T + h_prev @ W_hh.T + b)) + 1)
+
+
+@mutant("ch7.lstm_step_forward", expect=r"pre-activations are large.*saturated")
+def lstm_step_forward__sigmoid_as_exp_over_one_plus_exp(x, h_prev, c_prev, W_ih, W_hh, b):
+    # sigmoid(a) = exp(a) / (1 + exp(a)): inf / inf = NaN for a saturated gate
+    a_i, a_f, a_g, a_o = (x @ W_ih.T + h_prev @ W_hh.T + b).chunk(4, dim=1)
+    i, f, o = (torch.exp(a) / (1 + torch.exp(a)) for a in (a_i, a_f, a_o))
+    c = f * c_prev + i * torch.tanh(a_g)
+    return o * torch.tanh(c), c
+
+
+@mutant("ch7.gru_step_forward", expect=r"pre-activations are large.*saturated")
+def gru_step_forward__sigmoid_as_exp_over_one_plus_exp(x, h_prev, W_ih, W_hh, b_ih, b_hh):
+    # sigmoid(a) = exp(a) / (1 + exp(a)): inf / inf = NaN for a saturated gate
+    gi_r, gi_z, gi_n = (x @ W_ih.T + b_ih).chunk(3, dim=1)
+    gh_r, gh_z, gh_n = (h_prev @ W_hh.T + b_hh).chunk(3, dim=1)
+    r = torch.exp(gi_r + gh_r) / (1 + torch.exp(gi_r + gh_r))
+    z = torch.exp(gi_z + gh_z) / (1 + torch.exp(gi_z + gh_z))
+    n = torch.tanh(gi_n + r * gh_n)
+    return (1 - z) * n + z * h_prev
+
+
+@variant("ch7.gru_step_forward")
+def gru_step_forward__sigmoid_from_exp_of_minus(x, h_prev, W_ih, W_hh, b_ih, b_hh):
+    # sigmoid(a) = 1 / (1 + exp(-a)): exp(-a) overflowing gives 0, which is right
+    gi_r, gi_z, gi_n = (x @ W_ih.T + b_ih).chunk(3, dim=1)
+    gh_r, gh_z, gh_n = (h_prev @ W_hh.T + b_hh).chunk(3, dim=1)
+    r = 1 / (1 + torch.exp(-(gi_r + gh_r)))
+    z = 1 / (1 + torch.exp(-(gi_z + gh_z)))
+    n = torch.tanh(gi_n + r * gh_n)
+    return (1 - z) * n + z * h_prev

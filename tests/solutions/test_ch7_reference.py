@@ -262,8 +262,12 @@ def _as_student(case: Case):
     return namespace[case.exercise.split(".", 1)[1]]
 
 
+SATURATING = {"rnn_step_forward": 1, "lstm_step_forward": 4, "gru_step_forward": 3}  # the gate count G
+
+
 def _inputs(name: str) -> list[tuple]:
-    """Two input sets: square weights (D = H, so transposes do not fail) and not."""
+    """Two input sets: square weights (D = H, so transposes do not fail) and not; a third
+    with saturated units for the cells whose docstrings promise them."""
     sets = []
     for k, d in enumerate((H, D)):
         W1, U1, b1 = _weights(1, torch.float64, seed=100 + k, d=d)
@@ -284,6 +288,13 @@ def _inputs(name: str) -> list[tuple]:
         }
         if name in calls:
             sets.append(calls[name])
+    if name in SATURATING:
+        # the docstrings' promise: saturated units (biases ~1000 overflow exp() of a
+        # pre-activation even in float64) come out right
+        W, U, b = _weights(SATURATING[name], torch.float64, seed=220)
+        x, h, c = _randn(N, D, seed=223), _randn(N, H, seed=224), _randn(N, H, seed=225)
+        b, b_hh = b * 2000, _randn(SATURATING[name] * H, seed=226, scale=1000.0)
+        sets.append({"rnn_step_forward": (x, h, W, U, b), "lstm_step_forward": (x, h, c, W, U, b), "gru_step_forward": (x, h, W, U, b, b_hh)}[name])
     if name == "clip_grad_norm":
         grads = [_randn(3, 4, seed=210), _randn(5, seed=211)]
         sets += [(grads, 1.0), (grads, 100.0), ([g * 1e-3 for g in grads], 1.0)]
