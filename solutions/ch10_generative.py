@@ -83,8 +83,9 @@ def gan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor)
     = softplus(l); computed in the stable form so that logits like +-1000 give a
     finite loss.
 
-    Shapes: real_logits and fake_logits of any shape ((N,), (N, 1), ...), not
-    necessarily the same; returns a scalar.
+    Shapes: real_logits and fake_logits of any shape ((N,), (N, 1), a PatchGAN's
+    (N, 1, H, W), ...), not necessarily the same; each mean is over every logit of its
+    group; returns a scalar.
 
     Example: real_logits = [0.], fake_logits = [0.] -> 2 log 2 = 1.3863.
     """
@@ -98,7 +99,8 @@ def gan_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     which would give vanishing gradients when the discriminator confidently
     rejects the fakes (fake_logits very negative).
 
-    Shapes: fake_logits of any shape; returns a scalar.
+    Shapes: fake_logits of any shape ((N,), (N, 1), (N, 1, H, W), ...); the mean is over
+    every logit; returns a scalar.
 
     Example: fake_logits = [0.] -> log 2 = 0.6931; [-1000.] -> 1000.
     """

@@ -64,8 +64,9 @@ def zero_shot_classify(
         logits = logit_scale * cos(image_emb[n], class_text_emb[c])      (N, C)
         probs = softmax(logits) over the classes,  preds = argmax_c logits
 
-    preds is taken on the logits (the lowest class index on ties), which orders the
-    classes like probs but without the rounding of the softmax.
+    preds is taken on the logits, which order the classes like probs but without the
+    rounding of the softmax. Where classes tie for the best (up to rounding), any of
+    them is accepted (torch.argmax gives the lowest index).
 
     Args:
         image_emb: (N, d).

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -30,7 +31,7 @@ from hypothesis import strategies as st
 
 from grader import diagnose
 from grader.checks import exercise
-from grader.compare import expect, expect_close, expect_stable, fail, partial_credit
+from grader.compare import CheckFailure, expect, expect_close, expect_stable, fail, partial_credit
 from grader.precision import truth
 from grader.strategies import float_dtypes, generator, labels, seeds, sizes, tensors
 
@@ -245,13 +246,34 @@ def logit_shapes(max_n: int = 6):
     return st.one_of(st.tuples(sizes(1, max_n)), st.tuples(sizes(1, max_n), st.just(1)))
 
 
+def patch_logit_shapes(max_n: int = 4):
+    """Several logits per sample, as the docstrings allow: a PatchGAN's (N, 1, H, W), or (N, K).
+    N >= 2, so that a sum over everything differs from a sum per sample."""
+    return st.one_of(st.tuples(sizes(2, max_n), st.just(1), sizes(2, 3), sizes(2, 3)), st.tuples(sizes(2, max_n), sizes(2, 5)))
+
+
+@contextmanager
+def any_logit_shape(**logits: torch.Tensor):
+    """Name a failure on logits with several entries per sample after their shapes (a named
+    mistake, a non-finite loss and a crash keep their own messages): the same code handles
+    (N,) and (N, 1) logits in the other checks, so the shape is the cause."""
+    try:
+        yield
+    except CheckFailure as failure:
+        if type(failure) is not CheckFailure or failure.key.split(".")[:2] in (["mistake", "ch10"], ["mistake", "nonfinite"]):
+            raise
+        shapes = ", ".join(f"{name} {tuple(x.shape)}" for name, x in logits.items())
+        raise CheckFailure("mistake.ch10.gan_logit_shape", {"shape": shapes}, failure.reveal) from None
+
+
 @st.composite
-def gan_case(draw, max_n: int = 6, scale: float = 3.0, unequal: bool = False):
+def gan_case(draw, max_n: int = 6, scale: float = 3.0, unequal: bool = False, shapes=None):
     """(real_logits, fake_logits); with `unequal`, batches of different sizes (where one
     mean over both groups, `single_mean`, differs from half the sum of the two means)."""
     dtype = draw(float_dtypes())
-    real_shape = draw(logit_shapes(max_n))
-    fake_shape = draw(logit_shapes(max_n).filter(lambda shape: not unequal or shape[0] != real_shape[0]))
+    shapes = shapes if shapes is not None else logit_shapes(max_n)
+    real_shape = draw(shapes)
+    fake_shape = draw(shapes.filter(lambda shape: not unequal or shape[0] != real_shape[0]))
     real, fake = draw(tensor_set([real_shape, fake_shape], dtype, (scale, scale), edges=ZEROS))
     return real, fake
 
@@ -288,6 +310,16 @@ def check_gan_discriminator_loss_finite_for_confident_logits(student, ref, case,
     )
 
 
+@exercise("ch10.gan_discriminator_loss", points=1)
+@given(case=gan_case(shapes=patch_logit_shapes()))
+def check_gan_discriminator_loss_any_logit_shape(student, ref, case):
+    # the docstring: logits of any shape, e.g. a PatchGAN's (N, 1, H, W); each mean is
+    # over every logit of its group
+    real, fake = case
+    with any_logit_shape(real_logits=real, fake_logits=fake):
+        _check_discriminator(student, ref, real, fake)
+
+
 @exercise("ch10.gan_discriminator_loss", points=1, hidden=True)
 @given(case=gan_case(max_n=64, scale=10.0, unequal=True))
 def check_gan_discriminator_loss_large_unequal_batches(student, ref, case):
@@ -295,8 +327,8 @@ def check_gan_discriminator_loss_large_unequal_batches(student, ref, case):
 
 
 @st.composite
-def fake_logits(draw, max_n: int = 6, scale: float = 3.0):
-    return draw(tensors(logit_shapes(max_n), draw(float_dtypes()), scale=scale, edges=ZEROS))
+def fake_logits(draw, max_n: int = 6, scale: float = 3.0, shapes=None):
+    return draw(tensors(shapes if shapes is not None else logit_shapes(max_n), draw(float_dtypes()), scale=scale, edges=ZEROS))
 
 
 def _check_generator(student, ref, fake, public: bool = True, got: object = None) -> None:
@@ -344,6 +376,14 @@ def check_gan_generator_loss_finite_for_extreme_logits(student, ref, fake, big):
         name="loss",
         per_dtype=lambda fake_logits: dict(causes=ref.generator_loss_causes(fake_logits)),
     )
+
+
+@exercise("ch10.gan_generator_loss", points=1)
+@given(fake=fake_logits(shapes=patch_logit_shapes()))
+def check_gan_generator_loss_any_logit_shape(student, ref, fake):
+    # the docstring: fake_logits of any shape, e.g. (N, 1, H, W); the mean is over every logit
+    with any_logit_shape(fake_logits=fake):
+        _check_generator(student, ref, fake)
 
 
 @exercise("ch10.gan_generator_loss", points=1, hidden=True)

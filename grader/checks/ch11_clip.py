@@ -182,9 +182,9 @@ def check_clip_loss_larger_batches(student, ref, case, scale):
 
 
 def _zero_shot_truth(ref, img, classes, scale, got):
-    """(probs, preds) in float64 then the inputs' dtype; where classes tie (the contract
-    does not say which one to predict), the student's pred is accepted if it is one of
-    the best."""
+    """(probs, preds) in float64 then the inputs' dtype; where classes tie (up to 1e-6 in
+    cosine), the student's pred is accepted if it is one of the best, as the docstring
+    says."""
 
     probs = ref.zero_shot_softmax_of_cosines(img, classes, scale)
     cos = _cosines(img.double(), classes.double())
@@ -306,6 +306,43 @@ def check_retrieval_recall_invariant_to_embedding_norms(student, ref, data, n, k
     got = student.retrieval_recall_at_k(img, txt, k)
     expect_close(got, expected, name="recall", inputs=dict(image_emb=img, text_emb=txt, k=k))
     expect_close(student.retrieval_recall_at_k(_unit(img), _unit(txt), k), expected, name="recall of the unit-norm embeddings")
+
+
+@st.composite
+def more_texts_than_images(draw, max_n=6, max_extra=4):
+    """(image_emb (N, d), text_emb (M, d)) with M > N, the docstring's M >= N: text i
+    matches image i, the last M - N texts match no image. One of them points the way of
+    an image (cosine 1), so it outranks that image's match; no near-tie anywhere."""
+    img, txt = draw(separated_pairs(max_n=max_n))
+    n, d = img.shape
+    extra = draw(tensors((draw(sizes(1, max_extra)), d), img.dtype))
+    extra[0] = 2.0 * img[draw(st.integers(0, n - 1))]
+    txt = torch.cat([txt, extra])
+    cos = _cosines(img.double(), txt.double())
+    match = cos.diagonal()[:, None]
+    gap = (cos - match).abs() + F.pad(torch.eye(n, dtype=cos.dtype), (0, txt.shape[0] - n))
+    assume(not bool((gap < 1e-4).any()))
+    return img, txt
+
+
+@exercise("ch11.retrieval_recall_at_k", points=1)
+@given(case=more_texts_than_images(), k=sizes(1, 3))
+def check_retrieval_recall_with_more_texts_than_images(student, ref, case, k):
+    img, txt = case
+    try:
+        expect_close(
+            student.retrieval_recall_at_k(img, txt, k),
+            ref.recall_at_k_of_cosines(img, txt, k),
+            name="recall",
+            inputs=dict(image_emb=img, text_emb=txt, k=k),
+        )
+    except CheckFailure as failure:
+        # a named mistake keeps its message (a crash keeps its own too): otherwise the same
+        # code handles M = N in the checks above, so the extra texts are the cause
+        if type(failure) is not CheckFailure or failure.key.split(".")[:2] == ["mistake", "ch11"]:
+            raise
+        params = {"images": img.shape[0], "texts": txt.shape[0]}
+        raise CheckFailure("mistake.ch11.retrieval_recall_at_k.more_texts", params, failure.reveal) from None
 
 
 @exercise("ch11.retrieval_recall_at_k", points=0.5, hidden=True)

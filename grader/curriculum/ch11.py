@@ -8,6 +8,6 @@ CHAPTER = Chapter(
     exercises=(
         Exercise("clip_loss", points=5),
         Exercise("zero_shot_classify", points=3),
-        Exercise("retrieval_recall_at_k", points=4),
+        Exercise("retrieval_recall_at_k", points=5),
     ),
 )

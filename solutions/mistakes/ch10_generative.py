@@ -113,55 +113,42 @@ def generator_loss_causes(fake) -> dict:
 # --- noise schedules -------------------------------------------------------------------------
 
 
-def cosine_betas_by_loop(T: int, s: float, squared: bool = True, offset: bool = True, ratio: bool = True, clip: bool = True):
+def cosine_betas_by_loop(T: int, s: float):
     """Nichol and Dhariwal's betas, written as improved-diffusion's `betas_for_alpha_bar`
-    loop; the switches give the usual mistakes."""
-    s_used = s if offset else 0.0
+    loop."""
 
     def alpha_bar(u: float) -> float:
-        c = math.cos((u + s_used) / (1 + s_used) * math.pi / 2)
-        return c * c if squared else c
+        c = math.cos((u + s) / (1 + s) * math.pi / 2)
+        return c * c
 
     betas = []
     for i in range(T):
-        b = 1 - alpha_bar((i + 1) / T) / (alpha_bar(i / T) if ratio else alpha_bar(0.0))
-        betas.append(min(b, 0.999) if clip else b)
+        b = 1 - alpha_bar((i + 1) / T) / alpha_bar(i / T)
+        betas.append(min(b, 0.999))
     return torch.tensor(betas, dtype=torch.float64)
 
 
 # --- the forward process q(x_t | x_0) -------------------------------------------------------
 
 
-def q_sample_formula(x0, t, noise, abar, sqrt: bool = True, shift: int = 0, swap: bool = False):
-    a = abar[t - shift].reshape(_bshape(x0))
-    signal, sigma = (a.sqrt(), (1 - a).sqrt()) if sqrt else (a, 1 - a)
-    if swap:
-        signal, sigma = sigma, signal
-    return signal * x0 + sigma * noise
+def q_sample_formula(x0, t, noise, abar):
+    """sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, abar_t per sample broadcast over x0's other dims."""
+    a = abar[t].reshape(_bshape(x0))
+    return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
 # --- DDPM ------------------------------------------------------------------------------------
 
 
-def ddpm_step_formula(x_t, t: int, eps, betas, z, variance: str = "posterior", cumprod_coef: bool = True, rescale: bool = True, wrap: bool = False):
-    """The DDPM step; the switches give the usual mistakes."""
+def ddpm_step_formula(x_t, t: int, eps, betas, z):
+    """The DDPM step: the mean, plus the posterior standard deviation times z for t >= 1."""
     abar = torch.cumprod(1 - betas, dim=0)
     beta, a = betas[t], abar[t]
-    coef = beta / (1 - a).sqrt() if cumprod_coef else beta / beta.sqrt()
-    mean = x_t - coef * eps
-    if rescale:
-        mean = mean / (1 - beta).sqrt()
-    if t == 0 and not wrap:
+    mean = (x_t - beta / (1 - a).sqrt() * eps) / (1 - beta).sqrt()
+    if t == 0:
         return mean
-    a_prev = abar[t - 1]  # the last entry when t = 0 and wrap
-    var = (1 - a_prev) / (1 - a) * beta
-    if variance == "posterior":
-        return mean + var.sqrt() * z
-    if variance == "beta":
-        return mean + beta.sqrt() * z
-    if variance == "var_as_std":
-        return mean + var * z
-    return mean  # "none"
+    var = (1 - abar[t - 1]) / (1 - a) * beta
+    return mean + var.sqrt() * z
 
 
 def ddpm_true_noise(x_t, eps, betas, t: int) -> tuple:
@@ -189,17 +176,12 @@ def ddpm_posterior_sample(x_t, x0, t: int, betas, z):
 # --- DDIM ------------------------------------------------------------------------------------
 
 
-def ddim_step_formula(x_t, t: int, t_prev: int, eps, abar, wrap: bool = False, rescale: bool = True, sqrt_dir: bool = True, clip: bool = False, noise_level_of_t: bool = False):
-    """The DDIM (eta = 0) step; the switches give the usual mistakes."""
+def ddim_step_formula(x_t, t: int, t_prev: int, eps, abar):
+    """The DDIM (eta = 0) step; abar_prev = 1 for t_prev = -1."""
     a_t = abar[t]
-    a_prev = abar[t_prev] if (t_prev >= 0 or wrap) else torch.ones((), dtype=abar.dtype)
-    x0 = x_t - (1 - a_t).sqrt() * eps
-    if rescale:
-        x0 = x0 / a_t.sqrt()
-    if clip:
-        x0 = x0.clamp(-1.0, 1.0)
-    direction = 1 - (a_t if noise_level_of_t else a_prev)
-    return a_prev.sqrt() * x0 + (direction.sqrt() if sqrt_dir else direction) * eps
+    a_prev = abar[t_prev] if t_prev >= 0 else torch.ones((), dtype=abar.dtype)
+    x0 = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
 
 
 def ddim_step_mistake_outputs(x_t, t: int, t_prev: int, eps, abar) -> dict:

@@ -46,16 +46,16 @@ def zero_shot_softmax_of_cosines(img, classes, scale):
     return truth(lambda img, classes: torch.softmax(scale * _cosines(img, classes), dim=-1), img, classes)
 
 
-def recall_at_k_variant(sims: torch.Tensor, k: int, strict: bool = False, count_match: bool = False) -> torch.Tensor:
-    """recall@k from an (N, N) similarity matrix, the contract's rule unless told."""
+def recall_at_k_of_sims(sims: torch.Tensor, k: int) -> torch.Tensor:
+    """recall@k from an (N, M) similarity matrix, M >= N, the match of row i in column i:
+    fewer than k other columns at least as similar as the match (ties against the row)."""
     match = sims.diagonal()[:, None]
-    rivals = (sims > match) if strict else (sims >= match)
-    others = rivals.sum(dim=1) - (0 if count_match or strict else 1)
+    others = (sims >= match).sum(dim=1) - 1
     return (others < k).double().mean()
 
 
 def recall_at_k_of_cosines(img, txt, k):
-    return truth(lambda i, t: recall_at_k_variant(_cosines(i, t), k), img, txt)
+    return truth(lambda i, t: recall_at_k_of_sims(_cosines(i, t), k), img, txt)
 
 
 def clip_loss_stability_causes(img, txt, scale):

@@ -101,6 +101,14 @@ def gan_discriminator_loss__log_of_sigmoid(real_logits, fake_logits):
     return real + fake
 
 
+@mutant("ch10.gan_discriminator_loss", expect=r"handles logits of shape \(N,\) and \(N, 1\): the docstring allows logits of any shape")
+def gan_discriminator_loss__divides_by_batch_size(real_logits, fake_logits):
+    # "averaged over the batch": each group's BCE summed and divided by its batch size N,
+    # right for one logit per sample, K times too large for K logits per sample
+    softplus = torch.nn.functional.softplus
+    return softplus(-real_logits).sum() / real_logits.shape[0] + softplus(fake_logits).sum() / fake_logits.shape[0]
+
+
 @variant("ch10.gan_discriminator_loss")
 def gan_discriminator_loss__softplus(real_logits, fake_logits):
     softplus = torch.nn.functional.softplus
@@ -128,6 +136,13 @@ def gan_generator_loss__sigmoid_as_exp_ratio(fake_logits):
     # -log(e^l / (1 + e^l)): exp overflows for confident fakes, inf / inf = NaN.
     e = torch.exp(fake_logits)
     return -torch.log(e / (1 + e)).mean()
+
+
+@mutant("ch10.gan_generator_loss", expect=r"handles logits of shape \(N,\) and \(N, 1\): the docstring allows logits of any shape")
+def gan_generator_loss__summed_per_sample(fake_logits):
+    # the VAE's reduction: a sum over each sample's logits, then the mean over the batch
+    per_sample = torch.nn.functional.softplus(-fake_logits).reshape(fake_logits.shape[0], -1).sum(dim=1)
+    return per_sample.mean()
 
 
 @variant("ch10.gan_generator_loss")

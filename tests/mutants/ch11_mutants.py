@@ -6,8 +6,9 @@ the imports below only make this file readable on its own.
 
 The known mistakes of the catalogue (`mistake.ch11.*`) are registered student code in
 `solutions/mistakes/ch11_clip.py`, graded as mutants by `mistake_cases()`. Kept here: the
-variants and the mutants the grader names otherwise, the non-finite losses (named by the
-stability rule and its causes).
+variants and the mutants the grader names otherwise: the non-finite losses (named by the
+stability rule and its causes) and recall written for as many texts as images (named by
+the check of the docstring's M >= N).
 """
 
 from __future__ import annotations
@@ -90,6 +91,18 @@ def clip_loss__log_softmax_both_ways(image_emb, text_emb, logit_scale):
 
 
 @variant("ch11.zero_shot_classify")
+def zero_shot_classify__namedtuple_topk(image_emb, class_text_emb, logit_scale=100.0):
+    # a namedtuple where a tuple is asked, and preds from topk (any of the tied best classes)
+    from collections import namedtuple
+
+    Prediction = namedtuple("Prediction", "probs preds")
+    img = image_emb / image_emb.norm(dim=1, keepdim=True)
+    txt = class_text_emb / class_text_emb.norm(dim=1, keepdim=True)
+    logits = logit_scale * img @ txt.T
+    return Prediction(torch.log_softmax(logits, dim=1).exp(), logits.topk(1, dim=1).indices[:, 0])
+
+
+@variant("ch11.zero_shot_classify")
 def zero_shot_classify__cosine_similarity_broadcast(image_emb, class_text_emb, logit_scale=100.0):
     F = torch.nn.functional
     cos = F.cosine_similarity(image_emb[:, None, :], class_text_emb[None, :, :], dim=-1)
@@ -112,3 +125,44 @@ def retrieval_recall_at_k__loop_over_images(image_emb, text_emb, k):
         rivals = sum(1 for j in range(txt.shape[0]) if j != i and bool(sims[i, j] >= sims[i, i]))
         hits += rivals < k
     return torch.tensor(hits / img.shape[0], dtype=image_emb.dtype, device=image_emb.device)
+
+
+# --- promises of the docstrings: text_emb (M, d) with M >= N ----------------------------
+
+
+@mutant("ch11.retrieval_recall_at_k", expect=r"more rows than image_emb.*handles as many texts as images")
+def retrieval_recall_at_k__rivals_among_the_first_n_texts(image_emb, text_emb, k):
+    # written for M = N: the loop over rivals stops at the N-th text, so the extra texts
+    # never outrank a match
+    F = torch.nn.functional
+    sims = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+    n = image_emb.shape[0]
+    hits = 0
+    for i in range(n):
+        rivals = sum(1 for j in range(n) if j != i and bool(sims[i, j] >= sims[i, i]))
+        hits += rivals < k
+    return torch.tensor(hits / n, dtype=image_emb.dtype, device=image_emb.device)
+
+
+@mutant("ch11.retrieval_recall_at_k", expect=r"more rows than image_emb|must match|size of tensor")
+def retrieval_recall_at_k__square_mask(image_emb, text_emb, k):
+    # masks the match out with an (N, N) identity: right for M = N; for M > N texts it
+    # crashes, or (N = 1) broadcasts and masks every text
+    F = torch.nn.functional
+    sims = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+    match = sims.diagonal()[:, None]
+    eye = torch.eye(sims.shape[0], dtype=torch.bool, device=sims.device)
+    others = ((sims >= match) & ~eye).sum(dim=1)
+    return (others < k).to(image_emb.dtype).mean()
+
+
+@variant("ch11.retrieval_recall_at_k")
+def retrieval_recall_at_k__rectangular_mask(image_emb, text_emb, k):
+    # an (N, M) identity masks the match out, whatever the number of texts
+    F = torch.nn.functional
+    sims = F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T
+    n, m = sims.shape
+    match = sims.diagonal()[:, None]
+    eye = torch.eye(n, m, dtype=torch.bool, device=sims.device)
+    others = ((sims >= match) & ~eye).sum(dim=1)
+    return (others < k).to(image_emb.dtype).mean()

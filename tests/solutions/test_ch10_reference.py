@@ -73,6 +73,7 @@ def example_inputs(name: str, dtype: torch.dtype) -> list[tuple]:
         return [
             (randn(5), randn(5)),
             (randn(6, 1, scale=3), randn(3, 1, scale=3)),
+            (randn(3, 1, 2, 2, scale=3), randn(2, 4, scale=3)),  # several logits per sample (PatchGAN)
             (  # confident discriminators, right and wrong
                 torch.tensor([-1000.0, 1000.0], dtype=dtype),
                 torch.tensor([1000.0, -1000.0], dtype=dtype),
@@ -80,7 +81,7 @@ def example_inputs(name: str, dtype: torch.dtype) -> list[tuple]:
         ]
     if name == "gan_generator_loss":
         extreme = torch.tensor([-1000.0, 1000.0, 0.0], dtype=dtype)
-        return [(randn(5),), (randn(7, 1, scale=3),), (extreme,)]
+        return [(randn(5),), (randn(7, 1, scale=3),), (randn(3, 1, 2, 2, scale=3),), (extreme,)]
     if name == "linear_beta_schedule":
         return [(10,), (1,), (2, 0.1, 0.3), (1000,)]
     if name == "cosine_beta_schedule":

@@ -112,6 +112,18 @@ def test_recall_at_k_against_sklearn_top_k_accuracy(dtype):
     assert ref.retrieval_recall_at_k(img, txt, 40).item() == 1.0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_recall_at_k_with_more_texts_than_images(dtype):
+    # text_emb (M, d) with M >= N: text i matches image i, the other M - N texts are rivals
+    img = _r(30, 6, seed=11, dtype=dtype)
+    txt = torch.cat([img + _r(30, 6, seed=12, dtype=dtype, scale=1.2), _r(20, 6, seed=13, dtype=dtype)])
+    scores = cosine_similarity(img.numpy(), txt.numpy())
+    for k in (1, 2, 5):
+        expected = top_k_accuracy_score(np.arange(30), scores, k=k, labels=np.arange(50))
+        assert ref.retrieval_recall_at_k(img, txt, k).item() == pytest.approx(expected, abs=1e-6)
+        assert ref.retrieval_recall_at_k(img, txt, k) <= ref.retrieval_recall_at_k(img, txt[:30], k)
+
+
 def test_recall_at_k_ties_count_against_the_image():
     img = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     # text 1 is a rescaled copy of text 0: image 0 sees a tie with its match
@@ -165,6 +177,9 @@ def _inputs() -> dict[str, list[tuple]]:
             (img, dup, 1),
             (img, img + txt, 3),
             (_r(5, 3, seed=23), _r(5, 3, seed=24, scale=4.0), 2),
+            # M > N texts (the docstring's M >= N): near-copies of the images as matches, and
+            # extra texts that point the way of images 0 and 1, so they outrank those matches
+            (img, torch.cat([img + 0.1 * txt, 2 * img[:2], _r(2, 4, seed=25)]), 1),
         ],
     }
 
