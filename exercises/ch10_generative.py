@@ -202,7 +202,8 @@ def diffusion_train_sample(data: torch.Tensor, num_samples: int, seed: int) -> t
     Shapes: data (N, 2); returns (num_samples, 2).
 
     Example: diffusion_train_sample(two_moons (1000, 2), 500, seed=0) -> (500, 2)
-    points on the two moons (about 4.5 s on one CPU thread).
+    points on the two moons (about 10 s on one thread of a slow 2-core CPU; each
+    call must finish within 120 s, the grader's time limit per call).
     """
     # TODO: implement ch10.diffusion_train_sample (hint: `dlcourse hint ch10.diffusion_train_sample`).
     raise NotImplementedError("ch10.diffusion_train_sample")

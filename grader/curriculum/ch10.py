@@ -21,6 +21,6 @@ CHAPTER = Chapter(
         Exercise("q_sample", points=4),
         Exercise("ddpm_step", points=6),
         Exercise("ddim_step", points=5),
-        Exercise("diffusion_train_sample", points=10, autograd=True, timeout=60.0),
+        Exercise("diffusion_train_sample", points=10, autograd=True, timeout=120.0),
     ),
 )

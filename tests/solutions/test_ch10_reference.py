@@ -360,7 +360,8 @@ def test_diffusion_train_sample_reference_variant_and_mutants() -> None:
     assert torch.isfinite(samples).all()
     verdict = _diffusion_verdict(samples, train, held_out)
     assert _passes(verdict), verdict
-    assert elapsed < 60.0, f"reference took {elapsed:.1f} s"
+    limit = next(e.timeout for e in CHAPTER.exercises if e.name == "diffusion_train_sample")
+    assert elapsed < limit, f"reference took {elapsed:.1f} s, over the {limit:.0f} s limit"
     # a cheat that returns public make_moons samples wins on untransformed moons: only the
     # grader's private rotation, scaling and shift expose it (tests/grader/test_mutants.py)
     for case in (c for c in cases_of(TRAIN) if c.slug != "diffusion_train_sample__public_make_moons"):
