@@ -52,6 +52,22 @@ def test_every_selfstudy_key_used_in_the_code_is_in_the_catalogue():
     assert sorted(used - set(messages.catalogue("en"))) == []
 
 
+def test_every_mistake_in_the_catalogue_can_be_named():
+    """A mistake's message is worth keeping only if a check raises its key or a
+    `@mistake` registers it: a dead entry is a diagnosis no student will ever get
+    (30 were left behind when the stability rule and the generic in-place and shape
+    messages replaced them)."""
+    import re
+    from pathlib import Path
+
+    root = Path(messages.__file__).parents[1]
+    code = "\n".join(p.read_text(encoding="utf-8") for d in ("grader", "solutions") for p in (root / d).rglob("*.py"))
+    quoted = set(re.findall(r"[\"']([A-Za-z0-9_.]+)[\"']", code))
+    keys = [k for k in messages.catalogue("en") if k.startswith("mistake.")]
+    assert len(keys) > 300
+    assert sorted(k for k in keys if k not in quoted and k.removeprefix("mistake.") not in quoted) == []
+
+
 @pytest.fixture
 def fake_korean(tmp_path, monkeypatch):
     """A locales folder with the English catalogue and a small Korean one."""
