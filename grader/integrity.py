@@ -25,6 +25,7 @@ machine is bounded by the operating system (`grader.isolation`).
 from __future__ import annotations
 
 import inspect
+import operator
 import os
 import stat
 import sys
@@ -41,10 +42,19 @@ def _grader_module(name: str) -> bool:
     return name[:6] == "grader" and (len(name) == 6 or name[6] == ".")
 
 
+_SEEN: dict = {"names": frozenset(), "grader": ()}
+"""The names in `sys.modules` while the last call ran (the grader's hidden), and the
+grader's names then hidden: where the next call's scan starts."""
+
+
 def _grader_names() -> list[str]:
-    """The grader's modules in `sys.modules` (a scan of some 1,100 names, twice a call:
-    inlined, it costs half as much as a call of `_grader_module` per name)."""
-    return [n for n in sys.modules if n[:6] == "grader" and (len(n) == 6 or n[6] == ".")]
+    """The grader's modules in `sys.modules`: those hidden during the last call, if still
+    there, and any grader name among the names added since. The set difference runs in C
+    (some 1,100 names twice a call: a Python loop over them was a third of a call)."""
+    added = sys.modules.keys() - _SEEN["names"]
+    found = dict.fromkeys(n for n in added if _grader_module(n))
+    found.update(dict.fromkeys(n for n in _SEEN["grader"] if n in sys.modules))
+    return list(found)
 
 
 class _NoGrader:
@@ -64,17 +74,19 @@ def fingerprint(walls: object, modules: dict) -> tuple[tuple, tuple]:
     """What student code must not replace, as (names, objects): the attributes of
     `modules` (the grader's, and the worker's own, run as `__main__`), the audit hook's
     state and its class. Compare two with `unchanged`: objects by identity, never through
-    `id()`, since every `id()` is an audit event the hook sees (a thousand per call)."""
+    `id()`, since every `id()` is an audit event the hook sees (a thousand per call).
+    Built with list.extend over each namespace (C loops: twice a call, some 650 names)."""
     names: list = []
     objects: list = []
 
     def add(label: str, owner: object, attributes: dict, skip: str) -> None:
+        if skip in attributes:
+            attributes = dict(attributes)
+            del attributes[skip]
         names.append(label)
+        names.extend(attributes)
         objects.append(owner)
-        for k, v in attributes.items():
-            if k != skip:
-                names.append(k)
-                objects.append(v)
+        objects.extend(attributes.values())
 
     # a warning raised in a module adds its `__warningregistry__`: not a replacement
     for n, m in sorted(modules.items()):
@@ -86,7 +98,7 @@ def fingerprint(walls: object, modules: dict) -> tuple[tuple, tuple]:
 
 
 def unchanged(before: tuple[tuple, tuple], after: tuple[tuple, tuple]) -> bool:
-    return before[0] == after[0] and all(a is b for a, b in zip(before[1], after[1]))
+    return before[0] == after[0] and all(map(operator.is_, before[1], after[1]))
 
 
 class Watch:
@@ -113,6 +125,7 @@ class Watch:
         self.hidden = {n: sys.modules[n] for n in _grader_names()}
         for n in self.hidden:
             del sys.modules[n]
+        self.names = frozenset(sys.modules)
         self.finder = _NoGrader(self)
         sys.meta_path.insert(0, self.finder)
         if self.walls is not None:
@@ -132,11 +145,14 @@ class Watch:
             sys.meta_path.remove(self.finder)
         else:
             self.flag("grader_state")
-        for n in _grader_names():
-            if sys.modules[n] is not self.hidden.get(n):
-                self.flag("grader_modules")
-            del sys.modules[n]
+        # every grader module was hidden: one there now was put there during the call
+        for n in sys.modules.keys() - self.names:
+            if _grader_module(n):
+                if sys.modules[n] is not self.hidden.get(n):
+                    self.flag("grader_modules")
+                del sys.modules[n]
         sys.modules.update(self.hidden)
+        _SEEN["names"], _SEEN["grader"] = self.names, tuple(self.hidden)
         if not unchanged(self.before, fingerprint(self.walls, self.watched)):
             self.flag("grader_state")
         if self.guard is not None and getattr(self.guard, "tampered", False):

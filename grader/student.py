@@ -349,6 +349,10 @@ def _has_tensor(value: object) -> bool:
     return tree.any_tensor(value)
 
 
+def _left_a_thread(reply: Reply) -> bool:
+    return reply.status is ReplyStatus.REFUSED and reply.get("what") == "thread"
+
+
 def _exit_detail(code: int | None) -> str:
     if code is None:
         return "unknown"
@@ -420,7 +424,9 @@ class StudentProxy:
         try:
             self._prepare()
             reply = self._worker.request(request, timeout=self._exercise.timeout)
-            if reply.status is not ReplyStatus.INTEGRITY:
+            if reply.status is ReplyStatus.INTEGRITY or _left_a_thread(reply):
+                self._worker.stop()  # what the code touched or left running dies with this worker
+            else:
                 self._sync()
         except TimedOut as exc:
             if self._exercise.autograd:  # a "train" exercise: the advice is not about loops
@@ -446,8 +452,6 @@ class StudentProxy:
         error = _error(reply, func, self._chapter, key)
         if reply.status in _REMEMBERED:  # every later call of this exercise fails alike
             self._poisoned[key] = error
-        if reply.status is ReplyStatus.INTEGRITY:
-            self._worker.stop()  # what the code touched dies with this worker
         raise error
 
     def _prepare(self) -> None:

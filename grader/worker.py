@@ -13,6 +13,7 @@ which kills the whole process group.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import importlib.util
 import io
@@ -22,6 +23,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -239,7 +241,7 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
     kwargs = tree.map_tensors(probes.resolve(request.get("kwargs", {})), lambda t: t.to(device))
     watcher = guard.Guard(request.get("banned", []), request.get("autograd", False), device)
     before = snapshot(func, args, kwargs)
-    threads = threading.active_count()
+    threads = _threads()
     _seed(torch, device)
     watch = integrity.Watch(walls, watcher) if walls is not None else _Unwatched()
     try:
@@ -247,6 +249,8 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
             value = func(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - report whatever student code raised
         flags.extend(watch.flags)
+        if _thread_left(threads):
+            return reply(ReplyStatus.REFUSED, what="thread", detail="", output=stdout.take())
         if watcher.violation:
             return reply(ReplyStatus.BANNED, call=watcher.violation, output=stdout.take())
         status = ReplyStatus.NOT_IMPLEMENTED if isinstance(exc, NotImplementedError) else ReplyStatus.EXCEPTION
@@ -256,7 +260,7 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
     flags.extend(watch.flags)
     if watcher.violation:
         return reply(ReplyStatus.BANNED, call=watcher.violation, output=stdout.take())
-    if threading.active_count() > threads:
+    if _thread_left(threads):
         return reply(ReplyStatus.REFUSED, what="thread", detail="", output=stdout.take())
     if not request.get("autograd", False) and guard.uses_autograd(value):
         return reply(ReplyStatus.BANNED, call="requires_grad", output=stdout.take())
@@ -264,6 +268,33 @@ def _handle(request: dict, submission: Submission, stdout: BoundedText, walls=No
     if changed:
         return reply(ReplyStatus.MUTATED, arguments=changed, output=stdout.take())
     return reply(ReplyStatus.OK, value=value, output=stdout.take())
+
+
+# bound here, not looked up on their modules after a call: student code can replace a
+# module's attribute, not this module's (its namespace is fingerprinted, `grader.integrity`)
+_active_count, _count, _listdir, _sleep = threading.active_count, _thread._count, os.listdir, time.sleep
+
+
+def _threads() -> tuple[int, int, int]:
+    """Threads now: threading's, every Python thread (one started with `_thread` directly
+    too, once it has run) and the process's tasks (the operating system's count)."""
+    try:
+        tasks = len(_listdir("/proc/self/task"))
+    except OSError:  # no /proc: only Python's counts
+        tasks = -1
+    return _active_count(), _count(), tasks
+
+
+def _thread_left(before: tuple[int, int, int]) -> bool:
+    """Whether the call left a Python thread running (the grader then ends this worker:
+    such a thread would outlive the call's watch). A thread started with `_thread` is
+    counted only once it has run: when the process has more tasks than before (torch may
+    also start its own), this thread sleeps so that a new one gets to run first."""
+    now = _threads()
+    if now[1] <= before[1] and (now[2] > before[2] >= 0 or before[2] < 0):
+        _sleep(0.01 if before[2] >= 0 else 0)
+        now = _threads()
+    return now[0] > before[0] or now[1] > before[1]
 
 
 def _seed(torch, device: str) -> None:

@@ -29,19 +29,32 @@ def pytest_configure(config) -> None:
     # (the mutants' graded slots) run in one process, so the fixture's work is done once
     if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"
+    # a worker parses the command line (`-n 2`: "load") and decides whether to give each
+    # test its group's name before this hook runs: tell it the controller's choice
+    if getattr(config, "workerinput", {}).get("dlcourse_loadgroup"):
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist, in the controller, before a worker starts: its scheduling."""
+    node.workerinput["dlcourse_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:
-    """With pytest-xdist: a test that uses a module-scoped fixture (a built wheel, a
-    student release, a graded submission) runs in the process of its module's other such
-    tests, so the fixture is built once, not once per process. Tests that name their own
+    """With pytest-xdist: the tests of a module where one uses a module-scoped fixture (a
+    built wheel, a student release, a graded submission) run in one process, so the
+    fixture is built once, not once per process (a test may reach it through
+    `request.getfixturevalue`, so the whole module goes). Tests that name their own
     `xdist_group` (the mutants, grouped by graded slot) keep it."""
     if not getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
         return
+    grouped = set()
     for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
         defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
         if any(d.scope == "module" for fixturedefs in defs.values() for d in fixturedefs):
+            grouped.add(item.module.__name__)
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and item.module.__name__ in grouped:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))

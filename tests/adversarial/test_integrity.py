@@ -208,3 +208,29 @@ def test_a_deeply_nested_or_huge_file_is_the_students_error(tmp_path):
     result = run(resolve_targets(["ch4.sgd_step"]), path=tmp_path).exercises[0]
     assert result.status == "error", _messages(result)
     assert "grader itself failed" not in _messages(result)
+
+
+def test_the_watch_hides_every_grader_module_and_flags_one_put_back():
+    """`integrity.Watch` on its own, in this process (no walls): the grader's modules are
+    out of `sys.modules` during a call, one imported between two calls too (the scan
+    starts where the last call's ended), and a grader name put into `sys.modules` by the
+    call is flagged and removed, the real modules restored."""
+    import sys
+    import types
+
+    from grader import integrity
+
+    with integrity.Watch() as first:
+        assert not [n for n in sys.modules if integrity._grader_module(n)]
+    assert first.flags == [] and "grader.integrity" in sys.modules
+    sys.modules.pop("grader.export.markdown", None)
+    import grader.export.markdown  # noqa: F401 - imported between two calls
+
+    with integrity.Watch() as second:
+        assert "grader.export.markdown" not in sys.modules
+        sys.modules["grader.integrity"] = types.ModuleType("grader.integrity")  # a stand-in
+        sys.modules["grader.made_up"] = types.ModuleType("grader.made_up")
+    assert second.flags == ["grader_modules"]
+    assert "grader.made_up" not in sys.modules
+    assert sys.modules["grader.integrity"] is integrity
+    assert sys.modules["grader.export.markdown"] is grader.export.markdown

@@ -277,3 +277,55 @@ def test_nothing_outside_the_scratch_directory_changes(which, request):
     assert after["workspace"] == before["workspace"]
     assert after["repo"] == before["repo"]
     assert after["outside"] == '{"score": 0}'
+
+
+LEFT_RUNNING = '''
+import _thread, builtins, time, torch
+
+
+def _mark():
+    time.sleep(0.3)
+    builtins.dlcourse_leaked = True  # between calls, where no watch looks
+
+
+def relu_backward(dout, x):
+    _thread.start_new_thread(_mark, ())  # not a threading.Thread: threading never counts it
+    return dout * (x > 0)
+
+
+def sigmoid_backward(dout, x):
+    _thread.start_new_thread(_mark, ())
+    raise ValueError("a mistake, after starting a thread")
+
+
+def tanh_backward(dout, x):
+    time.sleep(0.6)
+    return torch.tensor(float(getattr(builtins, "dlcourse_leaked", False)))
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isolation", ["python", "auto"])
+def test_a_thread_left_running_is_refused_and_its_worker_ended(tmp_path, isolation):
+    """A raw `_thread` thread outlives the call's watch: the call is refused (on the
+    exception path too) and the worker ended, so the next call runs where it never ran."""
+    import torch
+
+    from grader.curriculum import find
+    from grader.student import Refused, StudentProxy, Worker
+
+    (tmp_path / "ch4_backprop.py").write_text(LEFT_RUNNING)
+    worker = Worker(tmp_path, requested_isolation=isolation)
+    poisoned: dict = {}
+    x = torch.randn(3, 4)
+    try:
+        for func in ("relu_backward", "sigmoid_backward"):
+            worker.start()
+            pid = worker._proc.pid
+            with pytest.raises(Refused, match="thread running"):
+                getattr(StudentProxy(worker, find(f"ch4.{func}"), poisoned), func)(x, x)
+            assert not worker.alive(), f"{func}: the worker that ran the thread is still running ({pid})"
+        leaked = StudentProxy(worker, find("ch4.tanh_backward"), poisoned).tanh_backward(x, x)
+        assert float(leaked) == 0.0, "the thread of an earlier call ran on in the worker that made this call"
+    finally:
+        worker.stop()
