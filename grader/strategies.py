@@ -9,6 +9,7 @@ large magnitudes), so checks reach the cases where real solutions break.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import torch
@@ -29,8 +30,23 @@ def float_dtypes() -> st.SearchStrategy[torch.dtype]:
     return st.sampled_from(FLOAT_DTYPES)
 
 
+_SEEDS = st.integers(0, 2**31 - 1)
+_POSITION = st.shared(st.builds(itertools.count), key="dlcourse-draw-position")
+"""Built once: a strategy made anew at every draw is validated anew (a third of a draw)."""
+
+
 def seeds() -> st.SearchStrategy[int]:
-    return st.integers(0, 2**31 - 1)
+    return _SEEDS
+
+
+@functools.lru_cache(maxsize=4096)
+def _integers(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@functools.lru_cache(maxsize=256)
+def _sampled(values: tuple) -> st.SearchStrategy:
+    return st.sampled_from(values)
 
 
 def generator(seed: int) -> torch.Generator:
@@ -43,7 +59,7 @@ def _salted(draw, seed: int) -> int:
     blur which mistake a wrong answer shows). Deterministic: a counter shared by the draws
     of one example (`st.shared` gives each example its own), so replaying an example gives
     the same positions."""
-    position = next(draw(st.shared(st.builds(itertools.count), key="dlcourse-draw-position")))
+    position = next(draw(_POSITION))
     return (seed * 1_000_003 + position) % (2**63 - 1)
 
 
@@ -72,8 +88,8 @@ def tensors(
         x = torch.randn(shape, generator=g, dtype=torch.float64) * scale
     if edges and x.numel():
         flat = x.view(-1)
-        for _ in range(draw(st.integers(0, min(3, x.numel())))):
-            flat[draw(st.integers(0, x.numel() - 1))] = draw(st.sampled_from(edges))
+        for _ in range(draw(_integers(0, min(3, x.numel())))):
+            flat[draw(_integers(0, x.numel() - 1))] = draw(_sampled(tuple(edges)))
     return x.to(dtype)
 
 
