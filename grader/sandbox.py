@@ -83,6 +83,22 @@ class Walls:
         self.watch = None
         """A `grader.integrity.Watch` while student code runs, told the events it watches."""
 
+    def protect(self, *packages: str) -> None:
+        """Also protect every folder `packages` could be imported from now: each import
+        finder is asked (none imports anything), not `sys.modules`. Once the worker's
+        `sys.path` has changed, another copy may be found (an editable install, a wheel
+        beside a checkout on PYTHONPATH), and its files are as secret as the first's."""
+        for name in packages:
+            for finder in list(sys.meta_path):
+                try:
+                    spec = finder.find_spec(name, None)
+                except Exception:  # noqa: BLE001 - a finder that cannot answer protects nothing
+                    continue
+                if spec is not None and spec.origin:
+                    folder = os.path.realpath(Path(spec.origin).parent)
+                    if folder not in self.protected:
+                        self.protected.append(folder)
+
     def take(self) -> tuple[str, str] | None:
         """The first refusal since the last call as (slug, detail), clearing the record."""
         first = self.refusals[0] if self.refusals else None
@@ -157,17 +173,12 @@ def install(scratch: Path, submission: Path) -> Walls:
     found without importing the references. Native libraries may be loaded only from
     torch's own folder (torch loads some lazily).
     """
-    import importlib.util
-
     import grader
     import torch
 
-    protected = [Path(grader.__file__).resolve().parent]
-    spec = importlib.util.find_spec("solutions")
-    if spec is not None and spec.origin:
-        protected.append(Path(spec.origin).resolve().parent)
     torch_dir = Path(torch.__file__).resolve().parent
     native = [torch_dir, torch_dir.parent / "nvidia", Path(sys.base_prefix).resolve()]  # CUDA libraries load lazily
-    walls = Walls(scratch, protected, native, submission)
+    walls = Walls(scratch, [Path(grader.__file__).resolve().parent], native, submission)
+    walls.protect("solutions")
     sys.addaudithook(walls)
     return walls

@@ -401,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     # import lazily (torch.optim imports sympy on first use)
     dropped = {os.path.realpath(p) for p in opts.drop_path}
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in dropped]
+    walls.protect("grader", "solutions")  # wherever they are found now
     submission = Submission(Path(opts.path))
     walls.active = True
     wire.send(opts.fd_out, reply(ReplyStatus.READY))

@@ -329,3 +329,24 @@ def test_a_thread_left_running_is_refused_and_its_worker_ended(tmp_path, isolati
         assert float(leaked) == 0.0, "the thread of an earlier call ran on in the worker that made this call"
     finally:
         worker.stop()
+
+
+def test_the_walls_protect_every_copy_of_the_references_found_as_the_path_changes(tmp_path, monkeypatch):
+    """The worker drops a checkout from `sys.path` after the walls go up: a copy of
+    `solutions` found only then (installed elsewhere) is protected too."""
+    import sys
+
+    from grader.sandbox import Walls
+
+    copies = [tmp_path / "checkout", tmp_path / "site"]
+    for folder in copies:
+        (folder / "solutions").mkdir(parents=True)
+        (folder / "solutions" / "__init__.py").write_text("")
+    monkeypatch.setattr(sys, "path", [str(copies[0]), str(copies[1]), *sys.path])
+    walls = Walls(tmp_path / "scratch", [], [], None)
+    walls.protect("solutions")
+    assert str((copies[0] / "solutions").resolve()) in walls.protected
+    assert str((copies[1] / "solutions").resolve()) not in walls.protected  # hidden behind the first
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(copies[0])])
+    walls.protect("solutions")
+    assert {str((c / "solutions").resolve()) for c in copies} <= set(walls.protected)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from dlcourse_cli.main import app
 from grader import release
+from tests.deployed.environments import clean_env
 from tests.submissions import SOLUTIONS
 
 CHECKS = Path(release.__file__).parent / "checks"
@@ -113,14 +114,15 @@ def test_release_installs_on_its_own_and_checks_against_recorded_outputs(built, 
     python = _venv(tmp_path / "venv")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
                     "--no-build-isolation", "--disable-pip-version-check", str(built)], check=True)
-    assert subprocess.run([str(python), "-c", "import solutions"], cwd=tmp_path, capture_output=True).returncode != 0
+    env = clean_env()  # nothing that points Python at the checkout (PYTHONPATH)
+    assert subprocess.run([str(python), "-c", "import solutions"], cwd=tmp_path, env=env, capture_output=True).returncode != 0
     dlcourse = tmp_path / "venv" / "bin" / "dlcourse"
     work = tmp_path / "work"
-    init = subprocess.run([str(dlcourse), "init", str(work)], capture_output=True, text=True)
+    init = subprocess.run([str(dlcourse), "init", str(work)], env=env, capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
 
     def check(*targets: str) -> tuple[int, dict]:
-        proc = subprocess.run([str(dlcourse), "check", *targets, "--json"], cwd=work, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([str(dlcourse), "check", *targets, "--json"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode in (0, 1), proc.stderr
         return proc.returncode, json.loads(proc.stdout)
 
