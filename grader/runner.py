@@ -190,9 +190,10 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, re
     import pytest
     import torch
 
-    from grader import profiles, replay
+    from grader import lean_torch, profiles, replay
     from grader.plugin import Collector
 
+    lean_torch.skip_dynamo_until_compiling()  # checks against torch.optim compile nothing
     torch.set_num_threads(threads)
     collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang, recorder=recorder)
     files = []

@@ -385,8 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     # everything the worker itself needs is imported before the walls go up
-    from grader import guard, probes, sandbox, tree, wire  # noqa: F401
+    from grader import guard, lean_torch, probes, sandbox, tree, wire  # noqa: F401
 
+    lean_torch.skip_dynamo_until_compiling()  # a training exercise needs no compiler (70 MiB, 1.2 s)
     torch.set_num_threads(opts.threads)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -398,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     walls = sandbox.install(Path.cwd(), Path(opts.path))
     # a checkout put on PYTHONPATH for the worker leaves sys.path again (student code
     # imports only from its folder); site-packages stays, whatever it holds: packages
-    # import lazily (torch.optim imports sympy on first use)
+    # import lazily (torch.compile imports sympy on first use)
     dropped = {os.path.realpath(p) for p in opts.drop_path}
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in dropped]
     walls.protect("grader", "solutions")  # wherever they are found now
