@@ -27,21 +27,25 @@ import sys
 from types import FunctionType
 
 _CACHE = "__dynamo_disable"  # the attribute torch._compile._disable_dynamo caches its wrapper in
+_done = False  # once per process: the grader collects anew at every re-check
 
 
 def skip_dynamo_until_compiling() -> int:
     """Give every `_disable_dynamo`-wrapped function of the loaded torch modules (and of
     their classes) the straight stand-in, and every optimiser's `step` one without graph
     breaks; returns how many functions changed. Call it before any optimiser is built."""
+    global _done
+    if _done:
+        return 0
+    _done = True
     import importlib
 
     import torch
 
     optimizer = importlib.import_module("torch.optim.optimizer")  # torch.optim deletes the name
-
-    disabled = getattr(torch._compile._disable_dynamo(lambda: None), "__code__", None)
-    uses_grad = getattr(optimizer._use_grad_for_differentiable(lambda self: None), "__code__", None)
-    if disabled is None or not {"fn", "recursive"} <= set(disabled.co_freevars):
+    disabled = _wrapper_code(getattr(getattr(torch, "_compile", None), "_disable_dynamo", None), lambda: None)
+    uses_grad = _wrapper_code(getattr(optimizer, "_use_grad_for_differentiable", None), lambda self: None)
+    if disabled is not None and not {"fn", "recursive"} <= set(disabled.co_freevars):
         disabled = None  # another torch: its own path stays
     count = 0
     for name, module in list(sys.modules.items()):
@@ -51,13 +55,21 @@ def skip_dynamo_until_compiling() -> int:
             # type() only: an attribute lookup on an arbitrary object may run its code
             members = list(vars(value).values()) if issubclass(type(value), type) else []
             for candidate in (value, *members):
-                if type(candidate) is FunctionType and candidate.__code__ is disabled:
+                if disabled is not None and type(candidate) is FunctionType and candidate.__code__ is disabled:
                     count += _defer(candidate, disabled)
             step = vars(value).get("step") if members else None
-            if type(step) is FunctionType and step.__code__ is uses_grad and hasattr(step, "__wrapped__"):
+            if uses_grad is not None and type(step) is FunctionType and step.__code__ is uses_grad and hasattr(step, "__wrapped__"):
                 value.step = _step_without_graph_breaks(torch, step)
                 count += 1
     return count
+
+
+def _wrapper_code(decorator, function):
+    """The code object of the wrapper `decorator` builds, or None where this torch has no
+    such decorator (its functions are then left as they are)."""
+    if decorator is None:
+        return None
+    return getattr(decorator(function), "__code__", None)
 
 
 def _step_without_graph_breaks(torch, wrapped_step):
