@@ -1,6 +1,6 @@
 """Wall time and peak memory of grading one submission, the whole process tree counted.
 
-    python benchmarks/bench_grade.py [--targets all] [--repeat 1] [--isolation auto]
+    python benchmarks/bench_grade.py [--targets all] [--repeat 1] [--isolation auto] [--memory-budget 0 700]
 
 With `--batch N`, also grades N copies of the references with `dlcourse grade-batch` at
 `--jobs 1` and at `--jobs 2` and prints the throughput (submissions per minute) of each:
@@ -13,7 +13,8 @@ that sum is what issue 17 measures (Gradescope's default container has 768 MB). 
 of the summed PSS is printed beside it: it counts the pages the processes share (torch's
 libraries) once, as a container's memory limit does. Targets of
 issue 17: `grade all` at most 35 s and 700 MiB. Also prints `python -c "import torch"`
-for the ratio. Run it on an otherwise idle machine.
+for the ratio. Run it on an otherwise idle machine. `--memory-budget 0 700` compares no
+budget with a 700 MiB one (a fresh worker per chapter once the tree nears it, `grader.memory`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tree(pid: int) -> list[int]:
-    from grader.batch import descendants
+    from grader.memory import descendants
 
     return [pid, *descendants(pid)]
 
@@ -76,17 +77,19 @@ def main() -> None:
     parser.add_argument("--isolation", default="auto")
     parser.add_argument("--batch", type=int, default=0, help="also time grade-batch of this many submissions at --jobs 1 and 2")
     parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--memory-budget", nargs="*", default=["0"], help="MiB budgets to compare (grader.memory; 0: none)")
     opts = parser.parse_args()
     env = dict(os.environ, DLCOURSE_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     base = statistics.median(measure([sys.executable, "-c", "import torch"], env)[0] for _ in range(3))
-    cmd = [sys.executable, "-m", "dlcourse_cli", "grade", *opts.targets, "--submission", "solutions", "--quiet",
-           "--isolation", opts.isolation]
-    runs = [measure(cmd, env) for _ in range(opts.repeat)]
-    seconds = statistics.median(r[0] for r in runs)
-    peak, peak_pss = max(r[1] for r in runs), max(r[3] for r in runs)
     print(f"python -c 'import torch': {base:.2f} s")
-    print(f"grade {' '.join(opts.targets)} (isolation {opts.isolation}): {seconds:.1f} s wall "
-          f"({seconds / base:.1f}x import torch), peak tree RSS {peak:.0f} MiB (PSS {peak_pss:.0f} MiB), exit {runs[0][2]}")
+    for budget in opts.memory_budget:
+        cmd = [sys.executable, "-m", "dlcourse_cli", "grade", *opts.targets, "--submission", "solutions", "--quiet",
+               "--isolation", opts.isolation, "--memory-budget", budget]
+        runs = [measure(cmd, env) for _ in range(opts.repeat)]
+        seconds = statistics.median(r[0] for r in runs)
+        peak, peak_pss = max(r[1] for r in runs), max(r[3] for r in runs)
+        print(f"grade {' '.join(opts.targets)} (isolation {opts.isolation}, memory budget {budget} MiB): {seconds:.1f} s wall "
+              f"({seconds / base:.1f}x import torch), peak tree RSS {peak:.0f} MiB (PSS {peak_pss:.0f} MiB), exit {runs[0][2]}")
     if opts.batch:
         batch(opts, env)
 

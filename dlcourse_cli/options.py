@@ -27,3 +27,11 @@ TimeoutOption = Annotated[
     float | None,
     typer.Option("--timeout", help="Seconds one call of your function may take (default 5)."),
 ]
+MemoryBudgetOption = Annotated[
+    float | None,
+    typer.Option(
+        "--memory-budget",
+        min=0,
+        help="MiB the grader and its worker may hold together; a fresh worker takes over at a chapter boundary before it is passed (default: DLCOURSE_MEMORY_BUDGET, else 90% of the container's limit; 0: none).",
+    ),
+]

@@ -5,6 +5,7 @@ engine never shells out to `dlcourse`:
 
     python -m grader grade ch4 --submission DIR --json report.json [--markdown report.md]
         [--seed N] [--timeout S] [--device D] [--isolation MODE] [--require-isolation]
+        [--memory-budget MIB]
 
 Public and hidden checks (`include_hidden=True`, profile "grade"). The JSON is
 `Report.to_dict()`; the Markdown is `grader.export.markdown.summary`. Exit codes: 0 the
@@ -37,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--device", default="cpu")
     grade.add_argument("--isolation", default="auto", choices=isolation.CHOICES)
     grade.add_argument("--require-isolation", action="store_true")
+    grade.add_argument("--memory-budget", type=float, help="MiB this grader and its worker may hold together (grader.memory)")
     return parser
 
 
@@ -73,6 +75,7 @@ def grade(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             isolation=args.isolation,
             require_isolation=args.require_isolation,
+            memory_budget=args.memory_budget,
         )
     except runner.GraderError as exc:
         print(text("cli.grader_error", detail=str(exc)), file=sys.stderr)

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader import class_mistakes, gradebook
+from grader.memory import descendants
 from grader.curriculum import Exercise
 from grader.gradebook import RETRIED, Row, Status
 from grader.messages import text
@@ -191,25 +192,6 @@ def extract_zip(archive: Path, dest: Path, max_bytes: int = MAX_ZIP_BYTES, max_f
                         out.write(chunk)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted
                 raise UnsafeZip(f"{info.filename!r}: {exc}") from None
-
-
-
-def descendants(pid: int) -> list[int]:
-    """Every descendant of `pid` (Linux /proc; elsewhere only the process group is killed)."""
-    parents: dict[int, list[int]] = {}
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
 
 
 class Children:

@@ -8,13 +8,14 @@ with a message from the catalogue.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import hypothesis
 import pytest
 
-from grader import calls, messages, replay, sanitize
+from grader import calls, memory, messages, replay, sanitize
 from grader.checks import HIDDEN, first_failure, start_check
 from grader.compare import CheckFailure, PartialCredit
 from grader.curriculum import find
@@ -60,6 +61,11 @@ class Collector:
     poisoned: dict[str, StudentError] = field(default_factory=dict)
     integrity: dict[str, list[str]] = field(default_factory=dict)
     """Integrity flags per exercise id (`grader.integrity`): the exercise scores 0."""
+    memory_budget: float | None = None
+    """MiB the grader and its worker may hold together (`grader.memory`): past the budget
+    less one chapter's growth, the worker is replaced at the next chapter boundary."""
+    replaced_workers: int = 0
+    _chapter: str | None = None
 
     # --- configuration and selection ------------------------------------------------
 
@@ -96,6 +102,21 @@ class Collector:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         calls.start()  # each check speaks only of its own calls
         start_check()
+        mark = item.get_closest_marker(MARKER)
+        if mark is not None:
+            self._enter_chapter(mark.kwargs["exercise"].split(".")[0])
+
+    def _enter_chapter(self, chapter: str) -> None:
+        """A fresh worker for the next chapter when the tree nears the memory budget: what
+        the last chapter's training left in the worker goes with it. The student's files
+        are imported anew; every call is seeded anew either way, so no score changes."""
+        previous, self._chapter = self._chapter, chapter
+        if previous in (None, chapter) or not self.memory_budget or not self.worker.alive():
+            return
+        if memory.over(self.memory_budget, os.getpid()):
+            self.worker.stop()
+            self.worker.start()  # it imports torch while this check draws its first input
+            self.replaced_workers += 1
 
     # --- fixtures --------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ def run(
     isolation: str | None = None,
     require_isolation: bool = False,
     worker=None,
+    memory_budget: float | None = None,
 ) -> Report:
     """Grade `exercises` of the submission at `path`.
 
@@ -64,11 +65,17 @@ def run(
     `worker` grades with a worker made by the caller instead of starting one (the
     project's tests grade their own mutants with `grader.inprocess.InProcessWorker`);
     its path, device, time limit and threads are then the run's.
+
+    `memory_budget` (MiB; default DLCOURSE_MEMORY_BUDGET, else 90% of the container's
+    limit, `grader.memory`) bounds this process and its worker together: the worker is
+    replaced by a fresh one at a chapter boundary where it would be passed.
     """
     from grader.student import DEFAULT_TIMEOUT, Worker  # imports no torch
 
     started = time.perf_counter()
     given = worker is not None
+    # a worker made by the caller is the caller's to replace: a budget only when asked
+    budget = _budget(memory_budget) if memory_budget is not None or not given else None
     if given:
         device, threads = worker.device, worker.threads
     else:
@@ -86,7 +93,7 @@ def run(
         hidden_elsewhere = dict(replay.meta().get("hidden", {}))
     _preload()
     try:
-        collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder)
+        collector = _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder, budget)
     finally:
         worker.stop()
         if not given:
@@ -186,7 +193,17 @@ def _preload() -> None:
     catalogue("en")
 
 
-def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder=None):
+def _budget(option: float | None) -> float | None:
+    from grader import memory
+    from grader.messages import text
+
+    try:
+        return memory.memory_budget(option)
+    except ValueError:
+        raise GraderError(text("memory.bad_budget", value=option if option is not None else os.environ.get(memory.ENV, ""))) from None
+
+
+def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder=None, budget=None):
     import pytest
     import torch
 
@@ -195,7 +212,7 @@ def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, re
 
     lean_torch.skip_dynamo_until_compiling()  # checks against torch.optim compile nothing
     torch.set_num_threads(threads)
-    collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang, recorder=recorder)
+    collector = Collector(worker, {e.id for e in exercises}, include_hidden, seed, lang, recorder=recorder, memory_budget=budget)
     files = []
     for chapter_id in dict.fromkeys(e.chapter for e in exercises):
         for module in chapter_of(chapter_id).modules:

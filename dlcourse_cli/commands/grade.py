@@ -15,7 +15,7 @@ import typer
 from grader.isolation import CHOICES as ISOLATIONS
 
 from dlcourse_cli.errors import EXIT_FAILED, EXIT_OK, UsageError
-from dlcourse_cli.options import DeviceOption, SeedOption, TimeoutOption
+from dlcourse_cli.options import DeviceOption, MemoryBudgetOption, SeedOption, TimeoutOption
 from grader.messages import text
 
 
@@ -37,6 +37,7 @@ def grade(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table (exports only).")] = False,
     isolation: Annotated[str, typer.Option("--isolation", help="Where student code runs: auto (the strongest available), bwrap (an OS sandbox), user (a separate uid, when root) or python (in-process walls only).")] = "auto",
     require_isolation: Annotated[bool, typer.Option("--require-isolation", help="Exit 3 unless the requested isolation (auto: bwrap or user) can run.")] = False,
+    memory_budget: MemoryBudgetOption = None,
 ) -> None:
     """Grade a submission with public and hidden checks. Exit 0 when grading completed."""
     from grader.curriculum import resolve_targets
@@ -48,7 +49,7 @@ def grade(
     exercises = resolve_targets(targets)
     if not submission.is_dir():
         raise UsageError(text("instructor.submission_missing", path=submission))
-    report = _run(exercises, exercises_folder(submission), device, seed, timeout, isolation, require_isolation)
+    report = _run(exercises, exercises_folder(submission), device, seed, timeout, isolation, require_isolation, memory_budget)
     _export(report, json_file, gradescope_file, junit_file, markdown_file)
     from dlcourse_cli import output
 
@@ -60,7 +61,7 @@ def grade(
     raise typer.Exit(EXIT_OK)
 
 
-def _run(exercises, path, device, seed, timeout, isolation="auto", require_isolation=False):
+def _run(exercises, path, device, seed, timeout, isolation="auto", require_isolation=False, memory_budget=None):
     from grader import runner
 
     try:
@@ -77,6 +78,7 @@ def _run(exercises, path, device, seed, timeout, isolation="auto", require_isola
         timeout=timeout,
         isolation=isolation,
         require_isolation=require_isolation,
+        memory_budget=memory_budget,
     )
 
 

@@ -42,6 +42,7 @@ def grade_batch(
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Grade error and timeout rows again.")] = False,
     isolation: Annotated[str, typer.Option("--isolation", help="Where student code runs: auto, bwrap, user or python (see `dlcourse grade`).")] = "auto",
     require_isolation: Annotated[bool, typer.Option("--require-isolation", help="Exit 3 unless the requested isolation (auto: bwrap or user) can run.")] = False,
+    memory_budget: Annotated[float | None, typer.Option("--memory-budget", min=0, help="MiB all jobs may hold together, each grader and its worker a share (default: DLCOURSE_MEMORY_BUDGET, else 90% of the container's limit; 0: none). See `dlcourse grade`.")] = None,
     similarity: Annotated[Path | None, typer.Option("--similarity", help="Also compare every pair of submissions per exercise and write a ranked HTML report here (and a CSV beside it). It flags; it never changes a score.", dir_okay=False)] = None,
 ) -> None:
     """Grade a folder of submissions into a CSV gradebook. Each one runs in its own process
@@ -65,9 +66,11 @@ def grade_batch(
     batch.check_isolation(isolation, require_isolation)  # GraderError (exit 3) before any grading
     extra = ["--device", device, "--isolation", isolation] + (["--require-isolation"] if require_isolation else [])
     extra += (["--timeout", str(call_timeout)] if call_timeout else []) + (["--seed", str(seed)] if seed is not None else [])
+    jobs = jobs or os.cpu_count() or 1
+    extra += _memory_share(memory_budget, jobs)
     try:
         outcome = batch.grade_batch(
-            folder, out, exercises, targets, jobs or os.cpu_count(), timeout, extra,
+            folder, out, exercises, targets, jobs, timeout, extra,
             shard=split, roster=names, bom=bom, retry_errors=retry_errors,
             on_interrupt=lambda left: err.print(text("batch.interrupt_press", left=left)),
         )
@@ -80,6 +83,18 @@ def grade_batch(
     if similarity is not None:
         _similarity(folder, exercises, similarity)
     raise typer.Exit(EXIT_OK)
+
+
+def _memory_share(option: float | None, jobs: int) -> list[str]:
+    """Each job's `--memory-budget`: its share of the batch's budget, always given, so
+    that no grader takes a whole container's limit (or DLCOURSE_MEMORY_BUDGET) for itself."""
+    from grader import memory
+
+    try:
+        total = memory.memory_budget(option)
+    except ValueError:
+        raise UsageError(text("memory.bad_budget", value=os.environ.get(memory.ENV, ""))) from None
+    return ["--memory-budget", "0" if total is None else f"{total / jobs:.0f}"]
 
 
 def _similarity(folder: Path, exercises, html_out: Path) -> None:

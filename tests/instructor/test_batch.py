@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from dlcourse_cli.main import app
 from grader import batch, gradebook
+from grader.memory import descendants
 from tests.submissions import SOLUTIONS, write_submission
 
 runner = CliRunner()
@@ -279,7 +280,7 @@ def test_the_actions_matrix_runs_the_same_shard_scripts():
 
 
 def _descendants(pid: int) -> set[int]:
-    return set(batch.descendants(pid))
+    return set(descendants(pid))
 
 
 def _alive(pid: int) -> bool:
