@@ -32,6 +32,6 @@ MemoryBudgetOption = Annotated[
     typer.Option(
         "--memory-budget",
         min=0,
-        help="MiB the grader and its worker may hold together; a fresh worker takes over at a chapter boundary before it is passed (default: DLCOURSE_MEMORY_BUDGET, else 90% of the container's limit; 0: none).",
+        help="MiB the grader and its worker may hold together (summed RSS): a fresh worker takes over at a chapter boundary before it is passed (default: DLCOURSE_MEMORY_BUDGET, else none).",
     ),
 ]

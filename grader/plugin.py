@@ -66,6 +66,8 @@ class Collector:
     less one chapter's growth, the worker is replaced at the next chapter boundary."""
     replaced_workers: int = 0
     _chapter: str | None = None
+    _fresh_mib: float = 0.0
+    """The worker's size when it became ready."""
 
     # --- configuration and selection ------------------------------------------------
 
@@ -107,16 +109,23 @@ class Collector:
             self._enter_chapter(mark.kwargs["exercise"].split(".")[0])
 
     def _enter_chapter(self, chapter: str) -> None:
-        """A fresh worker for the next chapter when the tree nears the memory budget: what
-        the last chapter's training left in the worker goes with it. The student's files
-        are imported anew; every call is seeded anew either way, so no score changes."""
+        """A fresh worker for the next chapter when the tree nears the memory budget and the
+        worker has grown enough to be worth the restart (about 2.5 s): what the last
+        chapters' trainings left in it goes with it. The student's files are imported anew;
+        every call is seeded anew either way, so no score changes."""
         previous, self._chapter = self._chapter, chapter
-        if previous in (None, chapter) or not self.memory_budget or not self.worker.alive():
+        if not self.memory_budget or not hasattr(self.worker, "memory_mib") or previous == chapter:
             return
-        if memory.over(self.memory_budget, os.getpid()):
+        if previous is not None:
+            grown = self.worker.memory_mib() - self._fresh_mib
+            if grown < memory.WORTH_A_RESTART_MIB or not memory.over(self.memory_budget, os.getpid()):
+                return
             self.worker.stop()
-            self.worker.start()  # it imports torch while this check draws its first input
             self.replaced_workers += 1
+        try:
+            self._fresh_mib = self.worker.memory_mib(wait=True)
+        except StudentError:  # it cannot start: the check's first call says so
+            self._fresh_mib = 0.0
 
     # --- fixtures --------------------------------------------------------------------
 

@@ -66,9 +66,9 @@ def run(
     project's tests grade their own mutants with `grader.inprocess.InProcessWorker`);
     its path, device, time limit and threads are then the run's.
 
-    `memory_budget` (MiB; default DLCOURSE_MEMORY_BUDGET, else 90% of the container's
-    limit, `grader.memory`) bounds this process and its worker together: the worker is
-    replaced by a fresh one at a chapter boundary where it would be passed.
+    `memory_budget` (MiB; default DLCOURSE_MEMORY_BUDGET, else none; `grader.memory`)
+    bounds this process and its worker together: the worker is replaced by a fresh one at
+    a chapter boundary where it would be passed.
     """
     from grader.student import DEFAULT_TIMEOUT, Worker  # imports no torch
 

@@ -300,6 +300,17 @@ class Worker:
         """Started and still running."""
         return self._proc is not None and self._proc.poll() is None
 
+    def memory_mib(self, wait: bool = False) -> float:
+        """Resident memory of the worker's processes (bubblewrap's and the worker's), in
+        MiB; 0 when not running. With `wait`, first wait until it is ready (raises Crashed
+        when it cannot start): a fresh worker's size."""
+        from grader import memory
+
+        if wait:
+            self.start()
+            self._wait_ready()
+        return memory.tree_rss_mib(self._proc.pid) if self.alive() else 0.0
+
     def _wait_ready(self) -> None:
         if self._ready:
             return

@@ -42,7 +42,7 @@ def grade_batch(
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Grade error and timeout rows again.")] = False,
     isolation: Annotated[str, typer.Option("--isolation", help="Where student code runs: auto, bwrap, user or python (see `dlcourse grade`).")] = "auto",
     require_isolation: Annotated[bool, typer.Option("--require-isolation", help="Exit 3 unless the requested isolation (auto: bwrap or user) can run.")] = False,
-    memory_budget: Annotated[float | None, typer.Option("--memory-budget", min=0, help="MiB all jobs may hold together, each grader and its worker a share (default: DLCOURSE_MEMORY_BUDGET, else 90% of the container's limit; 0: none). See `dlcourse grade`.")] = None,
+    memory_budget: Annotated[float | None, typer.Option("--memory-budget", min=0, help="MiB all jobs may hold together, each grader and its worker a share (default: DLCOURSE_MEMORY_BUDGET, else none). See `dlcourse grade`.")] = None,
     similarity: Annotated[Path | None, typer.Option("--similarity", help="Also compare every pair of submissions per exercise and write a ranked HTML report here (and a CSV beside it). It flags; it never changes a score.", dir_okay=False)] = None,
 ) -> None:
     """Grade a folder of submissions into a CSV gradebook. Each one runs in its own process
@@ -87,7 +87,7 @@ def grade_batch(
 
 def _memory_share(option: float | None, jobs: int) -> list[str]:
     """Each job's `--memory-budget`: its share of the batch's budget, always given, so
-    that no grader takes a whole container's limit (or DLCOURSE_MEMORY_BUDGET) for itself."""
+    that no grader takes the whole of DLCOURSE_MEMORY_BUDGET for itself."""
     from grader import memory
 
     try:

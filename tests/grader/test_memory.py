@@ -1,4 +1,4 @@
-"""The memory budget (issue 17: a whole course inside Gradescope's 768 MB container):
+"""The memory budget (issue 17: the grader and its worker together under 700 MiB):
 where the budget comes from, what is measured, and that a grader near its budget hands
 the next chapter to a fresh worker without changing a score."""
 
@@ -23,26 +23,18 @@ TWO_CHAPTERS = ["ch2.mse_loss", "ch4.sgd_step", "ch4.relu_backward"]
 
 
 @pytest.fixture
-def no_limits(monkeypatch, tmp_path):
-    """No DLCOURSE_MEMORY_BUDGET and no cgroup limit, whatever machine runs the tests."""
+def no_limits(monkeypatch):
+    """No DLCOURSE_MEMORY_BUDGET, whatever machine runs the tests."""
     monkeypatch.delenv(memory.ENV, raising=False)
-    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(tmp_path / "absent"),))
-    return tmp_path
 
 
-def test_the_budget_is_the_option_then_the_environment_then_the_container(no_limits, monkeypatch):
-    assert memory.memory_budget() is None
-    limit = no_limits / "memory.max"
-    limit.write_text(f"{768 * 1000 * 1000}\n")
-    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(limit),))
-    assert memory.container_limit_mib() == pytest.approx(732.4, abs=0.1)
-    assert memory.memory_budget() == pytest.approx(732.4 * memory.CONTAINER_SHARE, abs=0.1)
+def test_the_budget_is_the_option_then_the_environment(no_limits, monkeypatch):
+    assert memory.memory_budget() is None  # none by default, in a container too
     monkeypatch.setenv(memory.ENV, "600")
     assert memory.memory_budget() == 600
     assert memory.memory_budget(500) == 500
-    assert memory.memory_budget(0) is None  # 0: no budget, even inside a container
-    limit.write_text("max\n")  # cgroup v2 without a limit
-    monkeypatch.delenv(memory.ENV)
+    assert memory.memory_budget(0) is None  # 0: no budget, whatever the environment says
+    monkeypatch.setenv(memory.ENV, " ")
     assert memory.memory_budget() is None
 
 
@@ -53,13 +45,6 @@ def test_a_budget_that_is_not_a_number_of_mib_is_refused(no_limits, monkeypatch,
         memory.memory_budget()
     with pytest.raises(runner.GraderError, match=memory.ENV):
         runner._budget(None)
-
-
-def test_a_cgroup_v1_without_a_limit_reads_as_none(no_limits, monkeypatch):
-    v1 = no_limits / "memory.limit_in_bytes"
-    v1.write_text(f"{(1 << 63) - 4096}\n")  # v1's "unlimited"
-    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(no_limits / "absent"), str(v1)))
-    assert memory.container_limit_mib() is None
 
 
 def test_the_tree_counts_every_process_below():
@@ -108,7 +93,8 @@ def _grade(budget: float | None):
     return report, CountingWorker.starts
 
 
-def test_a_grader_near_its_budget_hands_the_next_chapter_to_a_fresh_worker(no_limits):
+def test_a_grader_near_its_budget_hands_the_next_chapter_to_a_fresh_worker(no_limits, monkeypatch):
+    monkeypatch.setattr(memory, "WORTH_A_RESTART_MIB", 0)  # any growth is worth a restart
     spent, replaced = _grade(1)  # always near: one start per chapter, within a chapter none
     roomy, kept = _grade(1e9)
     assert (replaced, kept) == (2, 1)
@@ -116,6 +102,11 @@ def test_a_grader_near_its_budget_hands_the_next_chapter_to_a_fresh_worker(no_li
     assert [[(c.name, c.score, c.status) for c in e.checks] for e in spent.exercises] == [
         [(c.name, c.score, c.status) for c in e.checks] for e in roomy.exercises
     ]
+
+
+def test_a_worker_that_has_not_grown_is_kept_whatever_the_budget(no_limits, monkeypatch):
+    monkeypatch.setattr(memory, "WORTH_A_RESTART_MIB", 1 << 20)  # a restart would free nothing
+    assert _grade(1)[1] == 1
 
 
 def test_grade_takes_a_budget_and_refuses_a_malformed_one(no_limits, monkeypatch, tmp_path):
