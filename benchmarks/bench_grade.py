@@ -36,6 +36,12 @@ def _tree(pid: int) -> list[int]:
     return [pid, *descendants(pid)]
 
 
+def _rss_mib(pid: int) -> float:
+    from grader.memory import rss_mib
+
+    return rss_mib(pid)
+
+
 def _field_kib(path: str, field: str) -> int:
     try:
         for line in Path(path).read_text().splitlines():
@@ -44,10 +50,6 @@ def _field_kib(path: str, field: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def _rss_kib(pid: int) -> int:
-    return _field_kib(f"/proc/{pid}/status", "VmRSS:")
 
 
 def _pss_kib(pid: int) -> int:
@@ -64,10 +66,10 @@ def measure(cmd: list[str], env: dict) -> tuple[float, float, int, float]:
     peak = peak_pss = 0
     while proc.poll() is None:
         tree = _tree(proc.pid)
-        peak = max(peak, sum(_rss_kib(p) for p in tree))
+        peak = max(peak, sum(_rss_mib(p) for p in tree))
         peak_pss = max(peak_pss, sum(_pss_kib(p) for p in tree))
         time.sleep(0.05)
-    return time.perf_counter() - start, peak / 1024, proc.returncode, peak_pss / 1024
+    return time.perf_counter() - start, peak, proc.returncode, peak_pss / 1024
 
 
 def main() -> None:

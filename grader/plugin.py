@@ -64,7 +64,6 @@ class Collector:
     memory_budget: float | None = None
     """MiB the grader and its worker may hold together (`grader.memory`): past the budget
     less one chapter's growth, the worker is replaced at the next chapter boundary."""
-    replaced_workers: int = 0
     _chapter: str | None = None
     _fresh_mib: float = 0.0
     """The worker's size when it became ready."""
@@ -121,7 +120,6 @@ class Collector:
             if grown < memory.WORTH_A_RESTART_MIB or not memory.over(self.memory_budget, os.getpid()):
                 return
             self.worker.stop()
-            self.replaced_workers += 1
         try:
             self._fresh_mib = self.worker.memory_mib(wait=True)
         except StudentError:  # it cannot start: the check's first call says so

@@ -200,7 +200,7 @@ def _budget(option: float | None) -> float | None:
     try:
         return memory.memory_budget(option)
     except ValueError:
-        raise GraderError(text("memory.bad_budget", value=option if option is not None else os.environ.get(memory.ENV, ""))) from None
+        raise GraderError(text("instructor.bad_memory_budget", value=option if option is not None else os.environ.get(memory.ENV, ""))) from None
 
 
 def _collect(exercises, worker, seed, include_hidden, profile, threads, lang, recorder=None, budget=None):

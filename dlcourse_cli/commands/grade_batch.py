@@ -93,7 +93,7 @@ def _memory_share(option: float | None, jobs: int) -> list[str]:
     try:
         total = memory.memory_budget(option)
     except ValueError:
-        raise UsageError(text("memory.bad_budget", value=os.environ.get(memory.ENV, ""))) from None
+        raise UsageError(text("instructor.bad_memory_budget", value=os.environ.get(memory.ENV, ""))) from None
     return ["--memory-budget", "0" if total is None else f"{total / jobs:.0f}"]
 
 

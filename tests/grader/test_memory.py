@@ -48,7 +48,7 @@ def test_a_budget_that_is_not_a_number_of_mib_is_refused(no_limits, monkeypatch,
 
 
 def test_the_tree_counts_every_process_below():
-    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(64 << 20); time.sleep(60)"], stdout=subprocess.PIPE)
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytes(range(256)) * (1 << 18); time.sleep(60)"], stdout=subprocess.PIPE)
     try:
         alone = memory.rss_mib(os.getpid())
         # wait until the child has its 64 MiB
