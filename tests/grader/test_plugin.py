@@ -101,3 +101,19 @@ def test_a_failing_check_keeps_the_points_of_its_first_failing_example(grade, tm
     failed_on = [int(n) for n in (tmp_path / "failed_on.txt").read_text().split()]
     assert len(failed_on) > 1  # Hypothesis went on to shrink the first failure
     assert result.status is Status.FAILED and result.score == 4 * (0.5 if failed_on[0] % 2 else 0.25)
+
+
+def test_a_failed_check_is_reported_without_formatting_its_traceback(grade, monkeypatch):
+    """The grader reads a failed check's exception itself; pytest's report would format the
+    traceback with its source (0.2 s per failed check, a fifth of grading a wrong
+    submission), so the plugin's checks never ask for it."""
+    from _pytest._code.code import ExceptionInfo
+
+    formatted = []
+    getrepr = ExceptionInfo.getrepr
+    monkeypatch.setattr(ExceptionInfo, "getrepr", lambda self, *a, **k: formatted.append(self) or getrepr(self, *a, **k))
+    collector = grade(include_hidden=True)
+    results = {r.name: r for r in collector.results["ch4.linear_forward"]}
+    assert results["demands_the_impossible"].status is Status.FAILED and results["demands_the_impossible"].message
+    assert results["hidden"].status is Status.ERROR
+    assert formatted == []
