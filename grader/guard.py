@@ -316,6 +316,9 @@ class Guard:
         self.violation: str | None = None
         self.tampered = False
         """True when the guard's modes were not where it left them at the end (popped)."""
+        self.idle = autograd_allowed and not self.banned and not self.kernels
+        """Nothing could trip it (autograd allowed, nothing banned): its modes stay off,
+        since sending every torch call through Python would double a training's time."""
 
     def trip(self, name: str) -> None:
         if self.violation is None:
@@ -323,6 +326,8 @@ class Guard:
         raise BannedCall(name)
 
     def __enter__(self) -> "Guard":
+        if self.idle:
+            return self
         if self.optim_banned:
             _install_optimiser_trap()
         self._functions, self._kernels = _Functions(self), _Kernels(self)
@@ -334,6 +339,8 @@ class Guard:
     def __exit__(self, *exc: object) -> None:
         from torch.utils._python_dispatch import _get_current_dispatch_mode
 
+        if self.idle:
+            return
         if self in _ACTIVE:
             _ACTIVE.remove(self)
         if _get_current_dispatch_mode() is not self._kernels:

@@ -151,3 +151,24 @@ def test_requires_grad_false_and_an_own_backward_method_are_fine():
 
     assert _tripped((), body) is None
     assert scan("def f(x):\n    layer.backward(x)\n    x.requires_grad_(False)\n    return x\n", "f", (), False) is None
+
+
+def _modes_on() -> tuple[bool, bool]:
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+    return torch._C._is_torch_function_mode_enabled(), _get_current_dispatch_mode() is not None
+
+
+def test_a_guard_that_nothing_could_trip_sends_no_call_through_python():
+    """A training exercise (autograd allowed, nothing banned) runs at torch's own speed:
+    every torch call through the guard's Python modes doubled a diffusion model's training."""
+    with Guard([], autograd_allowed=True) as guard:
+        inside = _modes_on()
+        w = torch.randn(3, requires_grad=True)
+        (w * 2).sum().backward()
+    assert inside == (False, False) and guard.violation is None and not guard.tampered
+    assert w.grad is not None
+    for banned, autograd_allowed in (([], False), (["torch.nn.functional.softmax"], True), (["torch.optim"], True)):
+        with Guard(banned, autograd_allowed):
+            assert _modes_on() == (True, True), (banned, autograd_allowed)
+    assert _modes_on() == (False, False)
