@@ -58,3 +58,22 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if item.get_closest_marker("xdist_group") is None and item.module.__name__ in grouped:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+@pytest.fixture(scope="session")
+def slot_reports(tmp_path_factory):
+    """`get(key) -> (folder, report)`: each mutants' slot graded as the instructor grades,
+    once per test process (`tests.graded`)."""
+    from tests.graded import slot_reports
+
+    return slot_reports(tmp_path_factory.mktemp("slots"))
+
+
+@pytest.fixture(scope="session")
+def release_recordings(tmp_path_factory):
+    """`get(chapter) -> folder`: each chapter's release recording, made once per test
+    session: pytest-xdist's workers share the parent of their temporary folders."""
+    from tests.graded import recordings
+
+    base = tmp_path_factory.getbasetemp()
+    return recordings(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)

@@ -7,7 +7,8 @@ Mutants and variants are our own code, so they are graded in this process
 (`grader.inprocess.InProcessWorker`: the worker's per-call function and wire encoding,
 without the worker process); one slot is also graded end to end in a worker process and
 must get the very same report, check by check. What needs the process boundary
-(timeouts, crashes, hostile code) is tested end to end in `tests/adversarial`."""
+(timeouts, crashes, hostile code) is tested end to end in `tests/adversarial`. Each slot
+is graded once per test process (`tests.graded`); the release tests read the same reports."""
 
 from __future__ import annotations
 
@@ -15,46 +16,22 @@ import re
 
 import pytest
 
-from grader.curriculum import chapter, find
 from grader.inprocess import InProcessWorker
-from grader.runner import CHECKS, run
-from tests.submissions import load_cases, slots, write_submission
-
-# only chapters whose checks exist; tests/grader/test_registry.py proves which those are
-CASES = [c for c in load_cases() if (CHECKS / f"{chapter(find(c.exercise).chapter).modules[0]}.py").is_file()]
-SLOTS = slots(CASES)
-SLOT_OF = {id(case): key for key, group in SLOTS.items() for case in group}
+from tests.graded import CASES_DEALT, SLOT_OF, SLOTS, grade_as_instructor, group
+from tests.submissions import write_submission
 
 
 def _cases(correct: bool) -> list:
     """The cases as parameters, each in its slot's xdist group: with pytest-xdist, the
     cases of one slot run in one process, which grades the slot once."""
-    return [pytest.param(c, id=f"{c.exercise}:{c.slug}", marks=pytest.mark.xdist_group(_group(SLOT_OF[id(c)])))
-            for c in CASES if c.correct == correct]
+    return [pytest.param(c, id=f"{c.exercise}:{c.slug}", marks=pytest.mark.xdist_group(group(SLOT_OF[id(c)])))
+            for c in CASES_DEALT if c.correct == correct]
 
 
-def _group(key: tuple[str, int]) -> str:
-    return f"slot-{key[0]}-{key[1]}"
-
-
-def _grade(group, folder, worker=None):
-    return run([find(c.exercise) for c in group], path=folder, include_hidden=True, profile="grade", worker=worker)
-
-
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    """Grade each slot once (lazily), in this process, and keep the report."""
-    cache = {}
-
-    def get(key):
-        if key not in cache:
-            group = SLOTS[key]
-            # every slot's folder has one name: messages name the student's file by it
-            folder = write_submission(tmp_path_factory.mktemp(f"{key[0]}_{key[1]}") / "submission", group)
-            cache[key] = _grade(group, folder, InProcessWorker(folder))
-        return cache[key]
-
-    return get
+@pytest.fixture
+def reports(slot_reports):
+    """Each slot's report, graded once per test process (`tests.graded`)."""
+    return lambda key: slot_reports(key)[1]
 
 
 def _result(report, exercise_id):
@@ -101,13 +78,13 @@ WITNESS = _witness()
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(_group(WITNESS))
+@pytest.mark.xdist_group(group(WITNESS))
 def test_in_process_grading_gives_the_worker_process_report(reports, tmp_path):
     key = WITNESS
     group = SLOTS[key]
     in_process = reports(key)
     assert in_process.isolation == "in-process"
-    worker = _grade(group, write_submission(tmp_path / "submission", group))
+    worker = grade_as_instructor(group, write_submission(tmp_path / "submission", group))
     assert worker.isolation != "in-process"
     assert _verdicts(in_process) == _verdicts(worker)
 
