@@ -22,9 +22,13 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import exercises as exercises_pkg
 import grader
+
+if TYPE_CHECKING:
+    from grader import replay
 
 # grader/export ships: the engine imports its renderers before any student code runs
 # (`runner._preload`), and they hold nothing a student may not see
@@ -200,7 +204,18 @@ def build(outdir: Path, chapters: list[str] | None = None) -> Summary:
 
 
 def _record(folder: Path, exercises: list, hidden: dict[str, int]) -> int:
-    """Run the public checks against the references, recording every `ref` call."""
+    from grader import runner
+
+    recorder = record(exercises)
+    recorder.save(folder, runner.DEFAULT_SEED, RECORD_PROFILE, hidden)
+    return len(recorder.outputs)
+
+
+def record(exercises: list, worker=None) -> replay.Recorder:
+    """What a release ships for `exercises`: their public checks run against the
+    references with a recorder (in a worker process, or in `worker`), then each of their
+    known mistakes graded alone with the same recorder. ReleaseError when a public check
+    fails on the references."""
     import solutions
 
     from grader import replay, runner
@@ -213,13 +228,13 @@ def _record(folder: Path, exercises: list, hidden: dict[str, int]) -> int:
         include_hidden=False,
         profile=RECORD_PROFILE,
         recorder=recorder,
+        worker=worker,
     )
     failing = [f"{e.id}/{c.name} ({c.status})" for e in report.exercises for c in e.checks if c.status != "passed"]
     if failing:
         raise ReleaseError("public checks fail on the references: " + ", ".join(failing))
     record_known_mistakes(recorder, exercises)
-    recorder.save(folder, runner.DEFAULT_SEED, RECORD_PROFILE, hidden)
-    return len(recorder.outputs)
+    return recorder
 
 
 def record_known_mistakes(recorder, exercises: list) -> None:

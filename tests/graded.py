@@ -62,24 +62,17 @@ def slot_reports(root: Path) -> Callable[[tuple[str, int]], tuple[Path, object]]
 
 
 def recordings(shared: Path) -> Callable[[str], Path]:
-    """`get(chapter) -> folder` holding the chapter's release recording, made as `dlcourse
-    release` makes it (`grader.release`): the references' public checks with a recorder,
-    then every known mistake of the chapter graded alone with the same recorder."""
-    from grader import replay
-    from grader.release import RECORD_PROFILE, record_known_mistakes
+    """`get(chapter) -> folder` holding the chapter's release recording, made by what `dlcourse
+    release` runs (`grader.release.record`), in this process."""
+    from grader import replay, release
 
     def get(chapter_id: str) -> Path:
         folder = shared / "recordings" / chapter_id
         with _locked(shared / "recordings" / f"{chapter_id}.lock"):
             if not (folder / replay.META_FILE).is_file():
-                exercises = [e for c in chapters() if c.id == chapter_id for e in c.exercises]
-                recorder = replay.Recorder()
-                report = run(exercises, seed=DEFAULT_SEED, include_hidden=False, profile=RECORD_PROFILE, recorder=recorder,
-                             worker=InProcessWorker(SOLUTIONS))
-                assert report.score == report.max_score > 0, f"the references lose points on {chapter_id}"
-                record_known_mistakes(recorder, exercises)
+                recorder = release.record([e for c in chapters() if c.id == chapter_id for e in c.exercises], InProcessWorker(SOLUTIONS))
                 partial = folder.with_name(f"{chapter_id}.partial")
-                recorder.save(partial, DEFAULT_SEED, RECORD_PROFILE)
+                recorder.save(partial, DEFAULT_SEED, release.RECORD_PROFILE)
                 partial.rename(folder)
         return folder
 
