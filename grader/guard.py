@@ -327,6 +327,7 @@ class Guard:
 
     def __enter__(self) -> "Guard":
         if self.idle:
+            self._stacks = _mode_stacks()
             return self
         if self.optim_banned:
             _install_optimiser_trap()
@@ -339,7 +340,8 @@ class Guard:
     def __exit__(self, *exc: object) -> None:
         from torch.utils._python_dispatch import _get_current_dispatch_mode
 
-        if self.idle:
+        if self.idle:  # a mode the call pushed and left would see the next calls' tensors
+            self.tampered = _mode_stacks() != self._stacks
             return
         if self in _ACTIVE:
             _ACTIVE.remove(self)
@@ -350,6 +352,13 @@ class Guard:
             self._functions.__exit__(None, None, None)
         except Exception:  # noqa: BLE001 - student code popped a mode: reported as tampering
             self.tampered = True
+
+
+def _mode_stacks() -> tuple[int, int]:
+    """How many torch-function and dispatch modes are active now."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    return torch._C._len_torch_function_stack(), len(_get_current_dispatch_mode_stack())
 
 
 @lru_cache(maxsize=1)

@@ -172,3 +172,24 @@ def test_a_guard_that_nothing_could_trip_sends_no_call_through_python():
         with Guard(banned, autograd_allowed):
             assert _modes_on() == (True, True), (banned, autograd_allowed)
     assert _modes_on() == (False, False)
+
+
+def test_a_mode_left_pushed_inside_an_idle_guard_is_tampering():
+    """The idle guard pushes no mode, yet a call that leaves one of its own active (it
+    would see every later call's tensors) is still reported, as with the other guards."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Spy(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    spy = Spy()
+    with Guard([], autograd_allowed=True) as guard:
+        spy.__enter__()
+    try:
+        assert guard.tampered
+    finally:
+        spy.__exit__(None, None, None)
+    with Guard([], autograd_allowed=True) as guard, Spy():
+        torch.randn(2) * 2
+    assert not guard.tampered and _modes_on() == (False, False)
