@@ -34,3 +34,21 @@ def test_uniform_tensors_stay_in_their_interval():
         assert bool(((x >= -2.0) & (x < 3.0)).all())
 
     draw()
+
+
+def test_edge_values_keep_their_sign_whatever_was_drawn_before():
+    """A check's inputs do not depend on the checks run before it: edges (0.0,) drawn after
+    edges (-0.0,) (equal, and hashed alike) are +0.0 (a cache once handed out the first)."""
+    import math
+
+    signs = []
+
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(x=tensors((2,), edges=(-0.0,)), y=tensors((2,), edges=(0.0,)))
+    def draw(x, y):
+        signs.extend(("x", math.copysign(1.0, v)) for v in x.tolist() if v == 0)
+        signs.extend(("y", math.copysign(1.0, v)) for v in y.tolist() if v == 0)
+
+    draw()
+    assert ("x", -1.0) in signs and ("y", 1.0) in signs  # both edges were drawn
+    assert ("y", -1.0) not in signs
