@@ -1,7 +1,8 @@
 """`python -m grader grade`: grade one submission and write its report, with no CLI.
 
-The engine's own entry point, used by `grader.batch` (one process per submission) so the
-engine never shells out to `dlcourse`:
+The engine's own entry point, used by `grader.batch` (one process per submission) and
+by `grader.release` (one process per chapter it records), so the engine never shells out
+to `dlcourse`:
 
     python -m grader grade ch4 --submission DIR --json report.json [--markdown report.md]
         [--seed N] [--timeout S] [--device D] [--isolation MODE] [--require-isolation]
@@ -10,6 +11,11 @@ engine never shells out to `dlcourse`:
 Public and hidden checks (`include_hidden=True`, profile "grade"). The JSON is
 `Report.to_dict()`; the Markdown is `grader.export.markdown.summary`. Exit codes: 0 the
 report was written (whatever the score), 2 usage error, 3 the grader failed.
+
+    python -m grader record ch8 --out FOLDER
+
+A chapter's release recording (`grader.release.record`), saved in FOLDER: exit 0 saved,
+2 unknown chapter, 3 a public check fails on the references.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--isolation", default="auto", choices=isolation.CHOICES)
     grade.add_argument("--require-isolation", action="store_true")
     grade.add_argument("--memory-budget", type=float, help="MiB this grader and its worker may hold together (grader.memory)")
+    record = verbs.add_parser("record", help="record a chapter's release data (grader.release.record)")
+    record.add_argument("chapter", help="a chapter id")
+    record.add_argument("--out", type=Path, required=True, help="a new folder for the recording")
     return parser
 
 
@@ -86,9 +95,29 @@ def grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def record(args: argparse.Namespace) -> int:
+    """One chapter of `dlcourse release --jobs N` (`grader.release.record_chapters`)."""
+    from grader import release, runner
+    from grader.curriculum import chapter
+    from grader.messages import text
+
+    try:
+        exercises = list(chapter(args.chapter).exercises)
+    except KeyError:
+        print(text("cli.unknown_target", target=args.chapter), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        recorder = release.record(exercises)
+    except release.ReleaseError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_INTERNAL
+    recorder.save(args.out, runner.DEFAULT_SEED, release.RECORD_PROFILE)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return grade(args)
+    return record(args) if args.verb == "record" else grade(args)
 
 
 if __name__ == "__main__":

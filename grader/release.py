@@ -161,11 +161,12 @@ def _copy_tree(src: Path, dest: Path, left_out: set[str]) -> None:
     shutil.copytree(src, dest, ignore=lambda d, names: [n for n in names if n in left_out or n == "__pycache__" or n.endswith(".pyc")])
 
 
-def build(outdir: Path, chapters: list[str] | None = None) -> Summary:
+def build(outdir: Path, chapters: list[str] | None = None, jobs: int = 1) -> Summary:
     """Write the student release into `outdir` (which must not exist or be empty).
 
     `chapters` (default: all) are the chapters whose checks are released, for a course
-    that releases chapter by chapter; the stubs of every chapter are shipped."""
+    that releases chapter by chapter; the stubs of every chapter are shipped. `jobs`
+    chapters are recorded at once, each in a process of its own (`record_chapters`)."""
     from grader.curriculum import chapter as chapter_of
     from grader.curriculum import chapters as all_chapters
 
@@ -197,25 +198,78 @@ def build(outdir: Path, chapters: list[str] | None = None) -> Summary:
         (checks_out / module.name).write_text(stripped, encoding="utf-8")
         hidden += names
 
-    recorded = _record(outdir / "grader" / "recorded", [e for c in chosen for e in c.exercises], counts)
+    recorded = _record(outdir / "grader" / "recorded", [c.id for c in chosen], counts, jobs)
     _write_project(outdir)
     files = sum(1 for p in outdir.rglob("*") if p.is_file())
     return Summary(outdir, files, recorded, hidden)
 
 
-def _record(folder: Path, exercises: list, hidden: dict[str, int]) -> int:
+def _record(folder: Path, chapters: list[str], hidden: dict[str, int], jobs: int) -> int:
     from grader import runner
 
-    recorder = record(exercises)
+    recorder = record_chapters(chapters, jobs)
     recorder.save(folder, runner.DEFAULT_SEED, RECORD_PROFILE, hidden)
     return len(recorder.outputs)
 
 
-def record(exercises: list, worker=None) -> replay.Recorder:
+def record_chapters(chapters: list[str], jobs: int = 1) -> replay.Recorder:
+    """`record` of each chapter's exercises, in a process of its own (`python -m grader
+    record`), `jobs` at a time; the tables merged. A chapter's recording never reads another
+    chapter's (its keys name the chapter), so the table is the one a single `record` of all
+    the chapters makes, and the saved file is the same byte for byte (`Recorder.save` sorts
+    it). ReleaseError when a chapter's recording fails, with what it said."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from grader import replay
+    from grader.curriculum import chapter as chapter_of
+
+    jobs = max(1, min(jobs, len(chapters)))
+    if jobs == 1:
+        return record([e for c in chapters for e in chapter_of(c).exercises])
+    merged = replay.Recorder()
+    with tempfile.TemporaryDirectory(prefix="dlcourse-record-") as scratch:
+        waiting, running, done = list(chapters), {}, {}
+        try:
+            while waiting or running:
+                while waiting and len(running) < jobs:
+                    chapter_id = waiting.pop(0)
+                    cmd = [sys.executable, "-m", "grader", "record", chapter_id, "--out", str(Path(scratch) / chapter_id)]
+                    with open(Path(scratch) / f"{chapter_id}.err", "wb") as err:
+                        running[chapter_id] = subprocess.Popen(cmd, cwd=scratch, stdin=subprocess.DEVNULL,
+                                                               stdout=subprocess.DEVNULL, stderr=err)
+                chapter_id, proc = _first_finished(running)
+                del running[chapter_id]
+                if proc.returncode != 0:
+                    err = (Path(scratch) / f"{chapter_id}.err").read_text(encoding="utf-8", errors="replace")
+                    raise ReleaseError(f"recording {chapter_id} failed (exit {proc.returncode}): {err.strip()[-2000:]}")
+                done[chapter_id] = Path(scratch) / chapter_id
+        finally:
+            for proc in running.values():
+                proc.kill()
+                proc.wait()
+        for chapter_id in chapters:
+            merged.outputs.update(replay.load_table(done[chapter_id]))
+    return merged
+
+
+def _first_finished(running: dict) -> tuple:
+    """The first of the running processes to exit (polled: there are a few, for minutes)."""
+    import time
+
+    while True:
+        for item in running.items():
+            if item[1].poll() is not None:
+                return item
+        time.sleep(0.05)
+
+
+def record(exercises: list) -> replay.Recorder:
     """What a release ships for `exercises`: their public checks run against the
-    references with a recorder (in a worker process, or in `worker`), then each of their
-    known mistakes graded alone with the same recorder. ReleaseError when a public check
-    fails on the references."""
+    references (in a worker process) with a recorder, then each of their known mistakes
+    graded alone with the same recorder. ReleaseError when a public check fails on the
+    references."""
     import solutions
 
     from grader import replay, runner
@@ -228,7 +282,6 @@ def record(exercises: list, worker=None) -> replay.Recorder:
         include_hidden=False,
         profile=RECORD_PROFILE,
         recorder=recorder,
-        worker=worker,
     )
     failing = [f"{e.id}/{c.name} ({c.status})" for e in report.exercises for c in e.checks if c.status != "passed"]
     if failing:

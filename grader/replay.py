@@ -148,7 +148,8 @@ class Recorder:
         import hypothesis
 
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / DATA_FILE).write_bytes(dumps(self.outputs))
+        # in key order: the same table makes the same file, however its parts were recorded
+        (folder / DATA_FILE).write_bytes(dumps(dict(sorted(self.outputs.items()))))
         meta = {"seed": seed, "profile": profile, "hypothesis": hypothesis.__version__, "entries": len(self.outputs), "hidden": hidden or {}}
         (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -168,7 +169,12 @@ def meta() -> dict:
 
 @lru_cache(maxsize=1)
 def _outputs() -> dict:
-    value = loads((RECORDED / DATA_FILE).read_bytes())
+    return load_table(RECORDED)
+
+
+def load_table(folder: Path) -> dict:
+    """The {key: output} table a `Recorder` saved in `folder`."""
+    value = loads((folder / DATA_FILE).read_bytes())
     if not isinstance(value, dict):
         raise wire.WireError("the replay file does not hold a table")
     return value

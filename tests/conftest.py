@@ -70,10 +70,10 @@ def slot_reports(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def release_recordings(tmp_path_factory):
-    """`get(chapter) -> folder`: each chapter's release recording, made once per test
-    session: pytest-xdist's workers share the parent of their temporary folders."""
-    from tests.graded import recordings
+def student_release(tmp_path_factory):
+    """`get() -> folder`: the student release of this checkout, built once per test session
+    (`tests.graded`): pytest-xdist's workers share the parent of their temporary folders."""
+    from tests.graded import student_release
 
     base = tmp_path_factory.getbasetemp()
-    return recordings(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)
+    return student_release(base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base)

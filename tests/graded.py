@@ -9,9 +9,10 @@ tests (`tests/instructor/test_release_mistakes.py`) compare its public checks wi
 release's. Tests of one slot share its `xdist_group` (`group`), so with pytest-xdist they
 run in one process, which grades the slot once.
 
-A chapter's recording (what `dlcourse release` ships for it: the references' outputs and
-the known mistakes') is made by the first test process that needs it and read by every
-other, under a lock in the session's shared temporary folder.
+The student release (`dlcourse release` of this checkout: the references' outputs and
+the known mistakes' recorded) is built by the first test process that needs it and read
+by every other, under a lock in the session's shared temporary folder: the release tests
+replay its recording, and the deployed release test installs it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from grader.curriculum import chapter, chapters, find
+from grader.curriculum import chapter, find
 from grader.inprocess import InProcessWorker
-from grader.runner import CHECKS, DEFAULT_SEED, run
-from tests.submissions import SOLUTIONS, load_cases, slots, write_submission
+from grader.runner import CHECKS, run
+from tests.submissions import load_cases, slots, write_submission
 
 # only chapters whose checks exist; tests/grader/test_registry.py proves which those are
 CASES = [c for c in load_cases() if (CHECKS / f"{chapter(find(c.exercise).chapter).modules[0]}.py").is_file()]
@@ -61,19 +62,30 @@ def slot_reports(root: Path) -> Callable[[tuple[str, int]], tuple[Path, object]]
     return get
 
 
-def recordings(shared: Path) -> Callable[[str], Path]:
-    """`get(chapter) -> folder` holding the chapter's release recording, made by what `dlcourse
-    release` runs (`grader.release.record`), in this process."""
-    from grader import replay, release
+def student_release(shared: Path) -> Callable[[], Path]:
+    """`get() -> folder` of the student release `dlcourse release` builds from this checkout
+    (every chapter, its default --jobs), built by the first test process that needs it and
+    read by every other, under a lock in the session's shared temporary folder. A build
+    that failed is not tried again: each test that needs it fails with what it said."""
+    import shutil
+    import sys
 
-    def get(chapter_id: str) -> Path:
-        folder = shared / "recordings" / chapter_id
-        with _locked(shared / "recordings" / f"{chapter_id}.lock"):
-            if not (folder / replay.META_FILE).is_file():
-                recorder = release.record([e for c in chapters() if c.id == chapter_id for e in c.exercises], InProcessWorker(SOLUTIONS))
-                partial = folder.with_name(f"{chapter_id}.partial")
-                recorder.save(partial, DEFAULT_SEED, release.RECORD_PROFILE)
-                partial.rename(folder)
+    from tests.deployed import environments as envs
+    from tests.submissions import ROOT
+
+    def get() -> Path:
+        folder, failed = shared / "student-release", shared / "student-release.failed"
+        with _locked(shared / "student-release.lock"):
+            if not folder.is_dir() and not failed.is_file():
+                partial = shared / "student-release.partial"
+                shutil.rmtree(partial, ignore_errors=True)
+                proc = envs.run([sys.executable, "-m", "dlcourse_cli", "release", partial], cwd=ROOT, timeout=1500)
+                if proc.returncode == 0:
+                    partial.rename(folder)
+                else:
+                    failed.write_text(f"dlcourse release exited {proc.returncode}: {proc.stderr[-4000:]}", encoding="utf-8")
+        if failed.is_file():
+            raise AssertionError(failed.read_text(encoding="utf-8"))
         return folder
 
     return get

@@ -7,6 +7,7 @@ check fails on the references, or a check imports them directly).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +16,16 @@ import typer
 from dlcourse_cli.errors import EXIT_INTERNAL, EXIT_OK, UsageError, die
 from grader.messages import text
 
+DEFAULT_JOBS = 4
+"""A chapter's recording holds a grader and a worker: under 1 GB together."""
+
 
 def release(
     outdir: Annotated[Path, typer.Argument(help="An empty or new folder for the student edition.", file_okay=False)],
     chapters: Annotated[list[str] | None, typer.Option("--chapter", "-c", help="Release the checks of these chapters only (default: all).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=f"Chapters recorded at once, each in a process of its own (default: the CPU cores, at most {DEFAULT_JOBS}).")] = None,
 ) -> None:
-    """Build the student release into OUTDIR."""
+    """Build the student release into OUTDIR. It records the same inputs whatever --jobs is."""
     from grader import release as builder
     from grader.curriculum import UnknownTarget, chapters as known
 
@@ -30,7 +35,7 @@ def release(
                 raise UnknownTarget(c, [])
         if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
             raise UsageError(text("instructor.release_exists", path=outdir))
-        summary = builder.build(outdir, chapters)
+        summary = builder.build(outdir, chapters, jobs or min(os.cpu_count() or 1, DEFAULT_JOBS))
     except builder.ReleaseError as exc:
         typer.echo(text("instructor.release_failed", detail=str(exc)), err=True)
         raise typer.Exit(EXIT_INTERNAL) from None

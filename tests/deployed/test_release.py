@@ -1,7 +1,7 @@
 """The student release as deployed: built with `dlcourse release` from the checkout (it
-needs the references to record their outputs), made a wheel, installed (not editable) in
-a fresh virtual environment, and run from outside the checkout on an `init` workspace with
-the references copied in: full marks on every public check, exit 0. The installed release
+needs the references to record their outputs; once per session, `tests.graded`), made a
+wheel, installed (not editable) in a fresh virtual environment, and run from outside the
+checkout on an `init` workspace with the references copied in: full marks on every public check, exit 0. The installed release
 holds no `solutions` package and no hidden check."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """The venv's bin folder, with the student release installed from its wheel."""
+def installed(tmp_path_factory, student_release) -> Path:
+    """The venv's bin folder, with the student release installed from its wheel. The
+    release is the session's (`dlcourse release` of the checkout, `tests.graded`), copied:
+    building the wheel writes into its folder."""
     root = tmp_path_factory.mktemp("release")
-    built = root / "dlcourse-student"
-    proc = envs.run([sys.executable, "-m", "dlcourse_cli", "release", built], cwd=ROOT, timeout=1500)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    built = shutil.copytree(student_release(), root / "dlcourse-student")
     wheels = root / "wheels"
     wheels.mkdir()
     wheel = envs.build_wheel(built, wheels)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,51 @@ def test_release_into_a_non_empty_folder_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["release", str(tmp_path)])
     assert result.exit_code == 2
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def _children() -> list[str]:
+    """The command lines of this process's living children."""
+    import os
+
+    pids = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        pids += (task / "children").read_text().split()
+    lines = []
+    for pid in pids:
+        try:
+            lines.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass  # gone meanwhile
+    return lines
+
+
+def _same(a, b) -> bool:
+    """Equal recorded values; tensors equal up to rounding (LAPACK's least squares may vary
+    in the last digits from one process to another)."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and a.shape == b.shape and torch.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+@pytest.mark.slow
+def test_chapters_recorded_at_once_in_processes_of_their_own_make_the_table_one_run_makes():
+    """`dlcourse release --jobs N` records each chapter in a process of its own and merges
+    the tables: the table one run over the chapters makes, the same inputs recorded (a
+    chapter's draws do not depend on the chapters recorded before it) with the same outputs."""
+    tables = [release.record_chapters(["ch3", "ch11"], jobs=jobs).outputs for jobs in (1, 2)]
+    assert len(tables[0]) > 1000 and tables[0].keys() == tables[1].keys()
+    assert all(_same(tables[0][k], tables[1][k]) for k in tables[0])
+
+
+def test_a_chapter_whose_recording_fails_fails_the_release_and_stops_the_others():
+    started = time.monotonic()
+    with pytest.raises(release.ReleaseError, match=r"recording ch99 failed \(exit 2\).*ch99"):
+        release.record_chapters(["ch99", "ch8"], jobs=2)
+    assert time.monotonic() - started < 60  # ch8's recording (half a minute and more) was stopped
+    assert not [c for c in _children() if "grader record" in c]

@@ -3,8 +3,9 @@ references, on every known mistake and on every mutant, and name the same known 
 
 A release's checks are the public checks with `ref` answered from outputs recorded on
 the references' own run and on each known mistake's (`grader.replay`, what `dlcourse
-release` ships: no reference code, no mistake code). Each chapter is recorded once, as
-`release` records it (`tests.graded.recordings`). Its known mistakes
+release` ships: no reference code, no mistake code). The recording is the one the student
+release of this checkout ships (`tests.graded.student_release`, built once per session by
+`dlcourse release` with its default --jobs). Each chapter's known mistakes
 (`solutions/mistakes/`), mutants and correct variants (`tests/mutants/`), grouped into
 submissions by `tests.submissions.slots`, are graded in this process with the recorded
 data only, and each report must agree, check by check, with the public checks of the
@@ -52,10 +53,10 @@ def released(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", [pytest.param(k, id=f"{k[0]}-slot{k[1]}", marks=pytest.mark.xdist_group(group(k))) for k in DEALT])
-def test_released_public_checks_score_every_mistake_and_variant_as_the_full_package(key, slot_reports, release_recordings, released):
+def test_released_public_checks_score_every_mistake_and_variant_as_the_full_package(key, slot_reports, student_release, released):
     cases = SLOTS[key]
     folder, full = slot_reports(key)
-    released(release_recordings(key[0]))
+    released(student_release() / "grader" / "recorded")
     assert replay.active()
     report = run([find(c.exercise) for c in cases], seed=DEFAULT_SEED, include_hidden=False, profile=RECORD_PROFILE, worker=InProcessWorker(folder))
     known = {c.exercise for c in cases if c.mistake or c.correct}
