@@ -64,7 +64,7 @@ def slot_reports(root: Path) -> Callable[[tuple[str, int]], tuple[Path, object]]
 
 def student_release(shared: Path) -> Callable[[], Path]:
     """`get() -> folder` of the student release `dlcourse release` builds from this checkout
-    (every chapter, its default --jobs), built by the first test process that needs it and
+    (every chapter, two recorded at a time), built by the first test process that needs it and
     read by every other, under a lock in the session's shared temporary folder. A build
     that failed is not tried again: each test that needs it fails with what it said."""
     import shutil
@@ -79,7 +79,7 @@ def student_release(shared: Path) -> Callable[[], Path]:
             if not folder.is_dir() and not failed.is_file():
                 partial = shared / "student-release.partial"
                 shutil.rmtree(partial, ignore_errors=True)
-                proc = envs.run([sys.executable, "-m", "dlcourse_cli", "release", partial], cwd=ROOT, timeout=1500)
+                proc = envs.run([sys.executable, "-m", "dlcourse_cli", "release", partial, "--jobs", "2"], cwd=ROOT, timeout=1500)
                 if proc.returncode == 0:
                     partial.rename(folder)
                 else:

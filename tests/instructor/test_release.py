@@ -227,13 +227,23 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.slow
-def test_chapters_recorded_at_once_in_processes_of_their_own_make_the_table_one_run_makes():
-    """`dlcourse release --jobs N` records each chapter in a process of its own and merges
-    the tables: the table one run over the chapters makes, the same inputs recorded (a
-    chapter's draws do not depend on the chapters recorded before it) with the same outputs."""
-    tables = [release.record_chapters(["ch3", "ch11"], jobs=jobs).outputs for jobs in (1, 2)]
-    assert len(tables[0]) > 1000 and tables[0].keys() == tables[1].keys()
-    assert all(_same(tables[0][k], tables[1][k]) for k in tables[0])
+def test_a_release_recorded_chapter_by_chapter_holds_every_input_check_all_draws(student_release):
+    """`dlcourse release --jobs N` records each chapter in a process of its own, and a
+    student's `check all` draws every chapter after the ones before it: each of those
+    draws, with the reference's output, is in the release's table (the session's release is
+    built with --jobs 2). A draw that depended on the checks run before it would be missed
+    and its example silently discarded (ch6's dropout after ch4's relu did)."""
+    from grader import replay, runner
+    from grader.curriculum import exercises
+    from grader.inprocess import InProcessWorker
+
+    recorder = replay.Recorder()
+    runner.run(list(exercises()), path=SOLUTIONS, seed=runner.DEFAULT_SEED, include_hidden=False,
+               profile=release.RECORD_PROFILE, recorder=recorder, worker=InProcessWorker(SOLUTIONS))
+    table = replay.load_table(student_release() / "grader" / "recorded")
+    missed = [k for k in recorder.outputs if k not in table]
+    assert len(recorder.outputs) > 5000 and not missed, f"{len(missed)} of {len(recorder.outputs)} inputs missed"
+    assert all(_same(v, table[k]) for k, v in recorder.outputs.items())
 
 
 def test_a_chapter_whose_recording_fails_fails_the_release_and_stops_the_others():

@@ -5,7 +5,7 @@ A release's checks are the public checks with `ref` answered from outputs record
 the references' own run and on each known mistake's (`grader.replay`, what `dlcourse
 release` ships: no reference code, no mistake code). The recording is the one the student
 release of this checkout ships (`tests.graded.student_release`, built once per session by
-`dlcourse release` with its default --jobs). Each chapter's known mistakes
+`dlcourse release --jobs 2`). Each chapter's known mistakes
 (`solutions/mistakes/`), mutants and correct variants (`tests/mutants/`), grouped into
 submissions by `tests.submissions.slots`, are graded in this process with the recorded
 data only, and each report must agree, check by check, with the public checks of the
