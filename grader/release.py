@@ -214,10 +214,11 @@ def _record(folder: Path, chapters: list[str], hidden: dict[str, int], jobs: int
 
 def record_chapters(chapters: list[str], jobs: int = 1) -> replay.Recorder:
     """`record` of each chapter's exercises, in a process of its own (`python -m grader
-    record`), `jobs` at a time; the tables merged. A chapter's recording never reads another
-    chapter's (its keys name the chapter), so the table is the one a single `record` of all
-    the chapters makes, and the saved file is the same byte for byte (`Recorder.save` sorts
-    it). ReleaseError when a chapter's recording fails, with what it said."""
+    record`), `jobs` at a time; the tables merged. A chapter's keys name it and its draws do
+    not depend on what ran before it, so the table is the one a single `record` of all the
+    chapters makes: the same inputs, the same outputs up to rounding (LAPACK's least squares
+    may differ in the last digits between processes). ReleaseError when a chapter's
+    recording fails, with what it said; the other chapters' processes are stopped."""
     import subprocess
     import sys
     import tempfile
@@ -225,6 +226,7 @@ def record_chapters(chapters: list[str], jobs: int = 1) -> replay.Recorder:
     from grader import replay
     from grader.curriculum import chapter as chapter_of
 
+    chapters = list(dict.fromkeys(chapters))  # `--chapter ch3 --chapter ch3`: recorded once
     jobs = max(1, min(jobs, len(chapters)))
     if jobs == 1:
         return record([e for c in chapters for e in chapter_of(c).exercises])
