@@ -216,8 +216,8 @@ def record_chapters(chapters: list[str], jobs: int = 1) -> replay.Recorder:
     """`record` of each chapter's exercises, in a process of its own (`python -m grader
     record`), `jobs` at a time; the tables merged. A chapter's keys name it and its draws do
     not depend on what ran before it, so the table is the one a single `record` of all the
-    chapters makes: the same inputs, the same outputs up to rounding (LAPACK's least squares
-    may differ in the last digits between processes). ReleaseError when a chapter's
+    chapters makes: the same inputs, the same outputs but for rounding (the least squares of
+    a rank-deficient matrix may differ between processes). ReleaseError when a chapter's
     recording fails, with what it said; the other chapters' processes are stopped."""
     import subprocess
     import sys
