@@ -60,6 +60,19 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
+@pytest.fixture(autouse=True)
+def _language_restored():
+    """A command run in this process with `--lang` sets DLCOURSE_LANG for the process (as it
+    must for a real `dlcourse` process and its worker): each test leaves it as it found it,
+    so a later test in the same pytest-xdist worker does not read Korean."""
+    saved = os.environ.get("DLCOURSE_LANG")
+    yield
+    if saved is None:
+        os.environ.pop("DLCOURSE_LANG", None)
+    else:
+        os.environ["DLCOURSE_LANG"] = saved
+
+
 @pytest.fixture(scope="session")
 def slot_reports(tmp_path_factory):
     """`get(key) -> (folder, report)`: each mutants' slot graded as the instructor grades,
