@@ -134,6 +134,18 @@ class Collector:
         except StudentError:  # it cannot start: the check's first call says so
             self._fresh_mib = 0.0
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item):
+        """A check is scored only once the last reply it received is verified
+        (`StudentProxy.settled`): a reply forged ahead of the worker's own scores the
+        exercise as an integrity failure, whatever the check concluded from it."""
+        mark = item.get_closest_marker(MARKER)
+        try:
+            return (yield)
+        finally:
+            if mark is not None:
+                StudentProxy(self.worker, find(mark.kwargs["exercise"]), self.poisoned).settled()
+
     # --- fixtures --------------------------------------------------------------------
 
     @pytest.fixture

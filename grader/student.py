@@ -222,6 +222,10 @@ class Worker:
     """The mode the worker runs under, once started."""
     _ready: bool = False
     _launch: object | None = None
+    _unsettled: tuple[str, str] | None = None
+    """A sync sent ahead (`sync_ahead`) whose echo is not read yet: (nonce, exercise)."""
+    failures: dict[str, StudentError] = field(default_factory=dict)
+    """Per exercise id, what `settle` found wrong with a sync sent ahead."""
 
     def start(self) -> None:
         """Start the process without waiting for it (it imports torch meanwhile)."""
@@ -292,6 +296,10 @@ class Worker:
                 except OSError:
                     pass
             self._proc, self._fds, self._ready = None, (-1, -1), False
+        if self._unsettled is not None:  # its echo can no longer be read: the reply stays unverified
+            nonce, exercise = self._unsettled
+            self._unsettled = None
+            self.failures.setdefault(exercise, Crashed(detail="the worker stopped before its last reply could be verified"))
         if self._launch is not None:
             self._launch.cleanup()
             self._launch = None
@@ -324,6 +332,7 @@ class Worker:
 
     def request(self, message: dict, timeout: float | None = None) -> Reply:
         """Send one request and return the worker's reply, or raise TimedOut/Crashed."""
+        self.settle()  # may stop a worker that forged a reply: the request gets a fresh one
         self.start()
         self._wait_ready()
         self.calls += 1
@@ -345,6 +354,46 @@ class Worker:
             return Reply.decode(reply.value, reply.devices)
         except MalformedReply as exc:
             raise BadValue(detail=str(exc)) from None
+
+    def sync_ahead(self, nonce: str, exercise: str) -> None:
+        """Ask the worker to echo `nonce` and read the echo later (`settle`): the echo
+        arrives while this process computes the expected answer, instead of costing a
+        round trip per call. Nothing is lost by waiting: a reply forged ahead of the
+        worker's own is still found before any other request, and before the check that
+        received it is scored (`grader.plugin` settles at the end of every check)."""
+        self.settle()
+        try:
+            wire.send(self._fds[0], {"op": "sync", "nonce": nonce})
+        except OSError:  # the worker is gone: its reply cannot be verified
+            code = self._proc.wait() if self._proc else None
+            self.stop()
+            self.failures.setdefault(exercise, Crashed(detail=_exit_detail(code)))
+            return
+        self._unsettled = (nonce, exercise)
+
+    def settle(self) -> None:
+        """Read the echo of a sync sent ahead. When it is not the nonce sent (a reply was
+        written ahead of the worker's), the exercise is flagged `worker_pipes`; when none
+        comes (the worker died or hangs), the exercise's reply stays unverified, as a
+        crash or a timeout. Either goes into `failures` and the worker is stopped."""
+        if self._unsettled is None:
+            return
+        (nonce, exercise), self._unsettled = self._unsettled, None
+        error: StudentError | None = None
+        try:
+            echo = wire.receive(self._fds[1], time.monotonic() + self.timeout, max_bytes=MAX_REPLY_BYTES)
+            reply = Reply.decode(echo.value, echo.devices)
+            if reply.status is not ReplyStatus.SYNC or reply.get("nonce") != nonce:
+                error = Integrity(["worker_pipes"], exercise=exercise)
+        except wire.Timeout:
+            error = TimedOut(seconds=self.timeout)
+        except (wire.Closed, OSError):
+            error = Crashed(detail=_exit_detail(self._proc.wait() if self._proc else None))
+        except (wire.WireError, MalformedReply):
+            error = Integrity(["worker_pipes"], exercise=exercise)
+        if error is not None:
+            self.stop()
+            self.failures.setdefault(exercise, error)
 
     def __enter__(self) -> "Worker":
         self.start()
@@ -405,6 +454,7 @@ class StudentProxy:
 
     def _call(self, func: str, args: tuple, kwargs: dict) -> object:
         key = self._exercise.id
+        self.settled()
         if key in self._poisoned:
             # a fresh exception each time: Hypothesis writes each check's example onto the
             # exception it reports, and one shared object would carry them to the next check
@@ -418,6 +468,21 @@ class StudentProxy:
             if self._poisoned.get(key) is exc:
                 self._poisoned[key] = again(exc)  # kept clean of the notes `exc` will get
             raise
+
+    def settled(self) -> None:
+        """Read the echo of the last call's sync, if it is still on its way: what it found
+        wrong is remembered like any error of this exercise and raised (a `StudentError`
+        whose `call` is the call whose reply could not be verified)."""
+        settle = getattr(self._worker, "settle", None)
+        if settle is None:
+            return
+        settle()
+        key = self._exercise.id
+        error = self._worker.failures.pop(key, None)
+        if error is not None:
+            error.call = calls.last()
+            self._poisoned[key] = error
+            raise again(error)
 
     def _send(self, call: calls.Call) -> object:
         key, func, args, kwargs = self._exercise.id, call.func, call.args, call.kwargs
@@ -481,12 +546,17 @@ class StudentProxy:
 
     def _sync(self) -> None:
         """Ask the worker to echo a fresh random nonce: if student code wrote a reply of
-        its own onto the pipe, the worker's real reply arrives here instead, and the
+        its own onto the pipe, the worker's real reply arrives instead, and the
         exercise is flagged (`worker_pipes`). The nonce is drawn after the call ended, so
-        the student's code could not have known it."""
+        the student's code could not have known it. A worker process reads the echo later
+        (`Worker.sync_ahead`); `settled` raises what it found."""
         import secrets
 
         nonce = secrets.token_hex(16)
+        ahead = getattr(self._worker, "sync_ahead", None)
+        if ahead is not None:
+            ahead(nonce, self._exercise.id)
+            return
         try:
             echo = self._worker.request({"op": "sync", "nonce": nonce})
         except BadValue:

@@ -117,3 +117,56 @@ def test_a_failed_check_is_reported_without_formatting_its_traceback(grade, monk
     assert results["demands_the_impossible"].status is Status.FAILED and results["demands_the_impossible"].message
     assert results["hidden"].status is Status.ERROR
     assert formatted == []
+
+
+FORGING = textwrap.dedent(
+    '''
+    import os
+    import struct
+
+
+    def relu_backward(dout, x):
+        """Writes a reply of its own onto the worker's pipe, ahead of the worker's."""
+        header = b'{"$dict": {"status": "ok", "value": null, "output": ""}}'
+        for fd in range(3, 64):
+            try:
+                os.write(fd, struct.pack("!II", len(header), 0) + header)
+            except OSError:
+                pass
+        return None
+    '''
+)
+
+ONE_CALL = textwrap.dedent(
+    '''
+    import torch
+
+    from grader.checks import exercise
+
+
+    @exercise("ch4.relu_backward", points=1)
+    def check_one_call(student):
+        assert student.relu_backward(torch.ones(2), torch.ones(2)) is None
+    '''
+)
+
+
+def test_a_reply_forged_on_a_checks_last_call_is_found_before_the_check_is_scored(pytester, tmp_path):
+    """The worker's echo of a sync is read late (`Worker.sync_ahead`), while the grader
+    computes: a reply forged on a check's only call must still be found, and the check
+    scored as an integrity failure, not passed on the forged value."""
+    from grader.student import Worker
+
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "ch4_backprop.py").write_text(FORGING)
+    pytester.makepyfile(test_checks=ONE_CALL)
+    worker = Worker(submission, requested_isolation="python", timeout=10.0)
+    collector = Collector(worker, {"ch4.relu_backward"}, False, seed=1)
+    try:
+        pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-o", "python_files=test_*.py", "-o", "python_functions=check_*", "-q", plugins=[collector])
+    finally:
+        worker.stop()
+    (result,) = collector.results["ch4.relu_backward"]
+    assert result.status is Status.ERROR and result.score == 0.0, result
+    assert collector.integrity == {"ch4.relu_backward": ["worker_pipes"]}
