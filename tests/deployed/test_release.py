@@ -68,6 +68,35 @@ def test_check_all_of_the_references_gives_full_marks_on_every_public_check(inst
     assert all(c["visibility"] == "public" for e in report["exercises"] for c in e["checks"])
 
 
+def test_the_installed_release_checks_a_chapter_against_its_recordings(installed, tmp_path):
+    """Stubs are not started, the references get full marks with every `ref.*` call found
+    among the recorded outputs and the chapter's hidden checks counted, and a mistake fails
+    with its usual message (shrinking past the recorded inputs is harmless)."""
+    proc = envs.run([installed / "dlcourse", "init", "ws"], cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    work = tmp_path / "ws"
+
+    def check(*targets: str) -> tuple[int, dict]:
+        proc = envs.run([installed / "dlcourse", "check", *targets, "--json"], cwd=work, timeout=300)
+        assert proc.returncode in (0, 1), proc.stderr
+        return proc.returncode, json.loads(proc.stdout)
+
+    code, report = check("ch4.linear_forward", "ch4.numerical_gradient")
+    assert code == 1 and {e["status"] for e in report["exercises"]} == {"not_started"}
+    shutil.copy(SOLUTIONS / "ch4_backprop.py", work / "exercises" / "ch4_backprop.py")
+    code, report = check("ch4")
+    assert code == 0, [(e["id"], e["checks"]) for e in report["exercises"] if e["status"] != "passed"]
+    assert report["score"] == report["max_score"] > 0
+    meta = json.loads((envs.site_packages(installed / "python") / "grader" / "recorded" / "meta.json").read_text())
+    assert report["hidden_not_run"] == sum(n for e, n in meta["hidden"].items() if e.startswith("ch4.")) > 0
+    with open(work / "exercises" / "ch4_backprop.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef linear_forward(x, W, b):\n    return x @ W\n")
+    code, report = check("ch4.linear_forward")
+    assert code == 1
+    (exercise,) = report["exercises"]
+    assert exercise["status"] == "failed" and "bias" in exercise["checks"][0]["message"]
+
+
 class _Canonical(ast.NodeTransformer):
     """A function with its docstring, annotations and every name replaced by its order of
     first use: two functions that differ only in naming compare equal."""
