@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 import torch
 from hypothesis.errors import UnsatisfiedAssumption
 
 from grader import replay
 from grader.probes import FUNCTIONS
-from grader.wire import Probe
+from grader.wire import Probe, WireError
 
 
 def test_key_depends_on_values_dtypes_and_the_chapter_only():
@@ -33,6 +35,33 @@ def test_data_file_round_trips_without_pickle():
     assert torch.equal(back["a"][0], table["a"][0]) and back["a"][1]["W"].dtype == torch.float64 and back["b"] == 1.5
     with pytest.raises(Exception):
         replay.loads(b"\x80\x04pickle")
+
+
+def test_a_table_decodes_only_the_outputs_looked_up():
+    """A release's `check chN` decodes its own chapter's outputs, not the whole course's:
+    an entry is decoded (and found corrupt) only when it is looked up."""
+    table = {"a": torch.arange(4.0), "b": (1, torch.ones(2, dtype=torch.float64)), "c": "text"}
+    data = bytearray(replay.dumps(table))
+    lazy = replay.Table(bytes(data))
+    assert len(lazy) == 3 and "b" in lazy and "z" not in lazy and lazy.get("z", "miss") == "miss"
+    assert torch.equal(lazy.get("a"), table["a"]) and lazy.get("b")[1].dtype == torch.float64
+    first = lazy.get("a")
+    first.zero_()  # each lookup is a fresh value
+    assert torch.equal(lazy.get("a"), table["a"])
+    # corrupt the last entry ("c"): the others still decode, "c" raises a WireError
+    data[-3:] = b"\xff\xff\xff"
+    broken = replay.Table(bytes(data))
+    assert torch.equal(broken.get("a"), table["a"])
+    with pytest.raises(WireError):
+        broken.get("c")
+
+
+def test_a_bad_index_is_refused_before_any_lookup():
+    data = replay.dumps({"a": 1.0})
+    head = replay.MAGIC + struct.pack("!Q", 12) + b'{"a":[0,999]}'[:12]
+    for bad in (b"DLREPLAY1\n" + data[len(replay.MAGIC):], head, replay.MAGIC + struct.pack("!Q", 13) + b'{"a":[0,999]}'):
+        with pytest.raises(WireError):
+            replay.Table(bad)
 
 
 @pytest.mark.filterwarnings("ignore:Using `assume` outside")
