@@ -15,7 +15,24 @@ from grader.curriculum import resolve_targets
 from grader.runner import run
 from tests.submissions import SOLUTIONS
 
-HOSTILE = textwrap.dedent(
+FORGE_A_REPLY = textwrap.dedent(
+    '''
+    import os
+    import struct
+
+
+    def forge_a_reply():
+        """Write a reply of its own onto every pipe, ahead of the worker's."""
+        header = b'{"$dict": {"status": "ok", "value": null, "output": ""}}'
+        for fd in range(3, 64):
+            try:
+                os.write(fd, struct.pack("!II", len(header), 0) + header)
+            except OSError:
+                pass
+    '''
+)
+
+HOSTILE = FORGE_A_REPLY + textwrap.dedent(
     '''
     import collections
     import struct
@@ -97,12 +114,7 @@ HOSTILE = textwrap.dedent(
         return _ref_sgd(w, dw, lr)
 
     def relu_backward(dout, x):
-        header = b'{"$dict": {"status": "ok", "value": null, "output": ""}}'
-        for fd in range(3, 64):
-            try:
-                os.write(fd, struct.pack("!II", len(header), 0) + header)
-            except OSError:
-                pass
+        forge_a_reply()
         return _ref_relu(dout, x)
 
     def sigmoid_backward(dout, x):
@@ -218,7 +230,9 @@ def test_the_watch_hides_every_grader_module_and_flags_one_put_back():
     import sys
     import types
 
-    from grader import integrity
+    # imported by name: after a pytester run in this process (tests/grader/test_plugin.py)
+    # `grader.integrity` may be gone from sys.modules while the package keeps the attribute
+    import grader.integrity as integrity
 
     with integrity.Watch() as first:
         assert not [n for n in sys.modules if integrity._grader_module(n)]

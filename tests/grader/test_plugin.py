@@ -12,6 +12,7 @@ import pytest
 from grader.inprocess import InProcessWorker
 from grader.plugin import Collector
 from grader.results import Status
+from tests.adversarial.test_integrity import FORGE_A_REPLY
 from tests.submissions import SOLUTIONS
 
 pytest_plugins = ["pytester"]
@@ -119,20 +120,10 @@ def test_a_failed_check_is_reported_without_formatting_its_traceback(grade, monk
     assert formatted == []
 
 
-FORGING = textwrap.dedent(
+FORGING = FORGE_A_REPLY + textwrap.dedent(
     '''
-    import os
-    import struct
-
-
     def relu_backward(dout, x):
-        """Writes a reply of its own onto the worker's pipe, ahead of the worker's."""
-        header = b'{"$dict": {"status": "ok", "value": null, "output": ""}}'
-        for fd in range(3, 64):
-            try:
-                os.write(fd, struct.pack("!II", len(header), 0) + header)
-            except OSError:
-                pass
+        forge_a_reply()
         return None
     '''
 )
