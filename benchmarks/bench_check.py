@@ -8,6 +8,9 @@
 2. The round trip of one call to the worker with small tensors: the target is under 1 ms.
 3. With `--isolation bwrap python ...`, each chapter's check under each isolation mode
    (DLCOURSE_ISOLATION), to measure what the operating-system boundary costs.
+4. With `--release FOLDER` (a `dlcourse release` output), the same checks run by the
+   student release in that folder (`python -m dlcourse_cli` there, its recorded outputs
+   in place of the references), beside the checkout's.
 
 Each figure is the median of `--repeat` runs. Run it on an otherwise idle machine.
 """
@@ -25,14 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = {"ch3.train_linear_svm", "ch5.digits_train_predict", "ch10.diffusion_train_sample"}
 
 
-def wall(cmd: list[str], env: dict | None = None) -> float:
+def wall(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
+    subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
     return time.perf_counter() - start
 
 
-def median_wall(cmd: list[str], repeat: int, env: dict | None = None) -> float:
-    return statistics.median(wall(cmd, env) for _ in range(repeat))
+def median_wall(cmd: list[str], repeat: int, env: dict | None = None, cwd: Path = ROOT) -> float:
+    return statistics.median(wall(cmd, env, cwd) for _ in range(repeat))
 
 
 def targets(chapter_id: str) -> list[str]:
@@ -70,12 +73,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chapters", nargs="*")
     parser.add_argument("--isolation", nargs="*", default=[], help="isolation modes to compare (bwrap user python)")
+    parser.add_argument("--release", type=Path, help="a student release's folder: time its checks too")
     opts = parser.parse_args()
+    if opts.release is not None and not (opts.release / "grader" / "recorded").is_dir():
+        parser.error(f"{opts.release} is not a student release (no grader/recorded)")
     dlcourse = str(Path(sys.executable).with_name("dlcourse"))
     base = median_wall([sys.executable, "-c", "import torch"], opts.repeat)
     print(f"python -c 'import torch': {base:.2f} s (median of {opts.repeat})\n")
-    print("| chapter | checked | seconds | x import torch |")
-    print("|---|---|---|---|")
+    release = " release seconds | x import torch |" if opts.release else ""
+    print("| chapter | checked | seconds | x import torch |" + release)
+    print("|---|---|---|---|" + ("---|---|" if opts.release else ""))
     for c in chapters():
         if opts.chapters and c.id not in opts.chapters:
             continue
@@ -84,7 +91,12 @@ def main() -> None:
         picked = targets(c.id)
         seconds = median_wall([dlcourse, "check", *picked, "--path", "solutions", "--json"], opts.repeat)
         label = c.id if picked == [c.id] else f"{c.id} (train exercise aside)"
-        print(f"| {c.id} | {label} | {seconds:.2f} | {seconds / base:.1f}x |")
+        row = f"| {c.id} | {label} | {seconds:.2f} | {seconds / base:.1f}x |"
+        if opts.release:
+            cmd = [sys.executable, "-m", "dlcourse_cli", "check", *picked, "--path", str(ROOT / "solutions"), "--json"]
+            released = median_wall(cmd, opts.repeat, cwd=opts.release.resolve())
+            row += f" {released:.2f} | {released / base:.1f}x |"
+        print(row)
     if opts.isolation:
         import os
 
