@@ -18,6 +18,22 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
+OUTCOME_SALT = 0
+"""The data salt of the outcome ("train") checks graded in the suite's own processes.
+A grading process draws its salt in secret (`grader/checks/ch5_cnn.py`,
+`grader/checks/ch10_generative.py`), so a weaker correct solution may pass on one draw
+and fall short on another: the suite pins one, so that a test's verdict is reproducible.
+How the reference and the variants fare over many salts is measured, not tested:
+`benchmarks/bench_outcomes.py` (salt 0 is one of the salts it reports)."""
+
+
+def _pin_outcome_salt() -> None:
+    from grader.checks import ch5_cnn, ch10_generative
+
+    for module in (ch5_cnn, ch10_generative):
+        module._run_salt = lambda: OUTCOME_SALT
+
+
 def pytest_configure(config) -> None:
     try:  # the torch-free engine tests also run in venvs without torch (test_python_versions)
         import torch
@@ -25,6 +41,7 @@ def pytest_configure(config) -> None:
         pass
     else:
         torch.set_num_threads(1)
+        _pin_outcome_salt()
     # with pytest-xdist (-n), tests that share a module-scoped fixture by `xdist_group`
     # (the mutants' graded slots) run in one process, so the fixture's work is done once
     if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "load":
