@@ -150,12 +150,11 @@ class Table:
     def __init__(self, data: bytes):
         if not data.startswith(MAGIC):
             raise wire.WireError("not a dlcourse replay file")
-        view, at = memoryview(data), len(MAGIC)
-        (n_head,) = struct.unpack_from("!Q", view, at)
-        at += 8
+        view, at = memoryview(data), len(MAGIC) + 8
         try:
+            (n_head,) = struct.unpack_from("!Q", view, len(MAGIC))
             index = json.loads(bytes(view[at : at + n_head]))
-        except (ValueError, RecursionError):
+        except (struct.error, ValueError, RecursionError):
             raise wire.WireError("the replay index is not JSON") from None
         body = view[at + n_head :]
         if not isinstance(index, dict) or not all(
@@ -169,9 +168,6 @@ class Table:
 
     def __contains__(self, key: object) -> bool:
         return key in self._index
-
-    def keys(self):
-        return self._index.keys()
 
     def get(self, key: str, default: object = None) -> object:
         where = self._index.get(key)

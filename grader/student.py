@@ -297,8 +297,7 @@ class Worker:
                     pass
             self._proc, self._fds, self._ready = None, (-1, -1), False
         if self._unsettled is not None:  # its echo can no longer be read: the reply stays unverified
-            nonce, exercise = self._unsettled
-            self._unsettled = None
+            exercise, self._unsettled = self._unsettled[1], None
             self.failures.setdefault(exercise, Crashed(detail="the worker stopped before its last reply could be verified"))
         if self._launch is not None:
             self._launch.cleanup()

@@ -58,8 +58,12 @@ def test_a_table_decodes_only_the_outputs_looked_up():
 
 def test_a_bad_index_is_refused_before_any_lookup():
     data = replay.dumps({"a": 1.0})
-    head = replay.MAGIC + struct.pack("!Q", 12) + b'{"a":[0,999]}'[:12]
-    for bad in (b"DLREPLAY1\n" + data[len(replay.MAGIC):], head, replay.MAGIC + struct.pack("!Q", 13) + b'{"a":[0,999]}'):
+    old_format = b"DLREPLAY1\n" + data[len(replay.MAGIC):]
+    no_index = replay.MAGIC[:-1]
+    index = b'{"a":[0,999]}'
+    not_json = replay.MAGIC + struct.pack("!Q", len(index) - 1) + index[:-1]
+    past_the_end = replay.MAGIC + struct.pack("!Q", len(index)) + index
+    for bad in (old_format, no_index, replay.MAGIC, not_json, past_the_end):
         with pytest.raises(WireError):
             replay.Table(bad)
 
