@@ -1,12 +1,14 @@
 """Wall time and peak memory of grading one submission, the whole process tree counted.
 
     python benchmarks/bench_grade.py [--targets all] [--repeat 1] [--isolation auto] [--memory-budget 0 700]
+                                     [--submission solutions]
 
 With `--batch N`, also grades N copies of the references with `dlcourse grade-batch` at
 `--jobs 1` and at `--jobs 2` and prints the throughput (submissions per minute) of each:
 issue 17 asks it to grow near-linearly up to the cores.
 
-Runs `dlcourse grade TARGETS --submission solutions --quiet` with one torch thread
+Runs `dlcourse grade TARGETS --submission solutions --quiet` (or `--submission PATH`: a
+wrong submission also times Hypothesis' shrinking of failing examples) with one torch thread
 (`DLCOURSE_THREADS=1`, as `grade-batch` does) and samples, every 50 ms, the resident
 memory of the grader and every process below it (the worker, bubblewrap): the peak of
 that sum is what issue 17 measures (Gradescope's default container has 768 MB). The peak
@@ -77,6 +79,8 @@ def main() -> None:
     parser.add_argument("--targets", nargs="*", default=["all"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--isolation", default="auto")
+    parser.add_argument("--submission", default="solutions", help="the folder graded (default: the references; a wrong "
+                        "submission times the shrinking of public checks' failing examples too)")
     parser.add_argument("--batch", type=int, default=0, help="also time grade-batch of this many submissions at --jobs 1 and 2")
     parser.add_argument("--jobs", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--memory-budget", nargs="*", default=["0"], help="MiB budgets to compare (grader.memory; 0: none)")
@@ -85,12 +89,12 @@ def main() -> None:
     base = statistics.median(measure([sys.executable, "-c", "import torch"], env)[0] for _ in range(3))
     print(f"python -c 'import torch': {base:.2f} s")
     for budget in opts.memory_budget:
-        cmd = [sys.executable, "-m", "dlcourse_cli", "grade", *opts.targets, "--submission", "solutions", "--quiet",
+        cmd = [sys.executable, "-m", "dlcourse_cli", "grade", *opts.targets, "--submission", opts.submission, "--quiet",
                "--isolation", opts.isolation, "--memory-budget", budget]
         runs = [measure(cmd, env) for _ in range(opts.repeat)]
         seconds = statistics.median(r[0] for r in runs)
         peak, peak_pss = max(r[1] for r in runs), max(r[3] for r in runs)
-        print(f"grade {' '.join(opts.targets)} (isolation {opts.isolation}, memory budget {budget} MiB): {seconds:.1f} s wall "
+        print(f"grade {' '.join(opts.targets)} of {opts.submission} (isolation {opts.isolation}, memory budget {budget} MiB): {seconds:.1f} s wall "
               f"({seconds / base:.1f}x import torch), peak tree RSS {peak:.0f} MiB (PSS {peak_pss:.0f} MiB), exit {runs[0][2]}")
     if opts.batch:
         batch(opts, env)

@@ -23,7 +23,8 @@ def exercise(exercise_id: str, points: float, hidden: bool = False):
     A property-based check (`@given`) gets the grading settings here, once, however and
     wherever its module is imported (a notebook, another Hypothesis user's process): a
     public check draws `profiles.PUBLIC_EXAMPLES` examples in `check` and `grade` alike,
-    a hidden one `profiles.HIDDEN_EXAMPLES`; no deadline, no database."""
+    a hidden one `profiles.HIDDEN_EXAMPLES` and reports its first failing example
+    unshrunk (`profiles.HIDDEN_GRADING`); no deadline, no database."""
     mark = pytest.mark.dlcourse(exercise=exercise_id, points=points, visibility=HIDDEN if hidden else PUBLIC)
 
     def apply(test):
@@ -33,7 +34,7 @@ def exercise(exercise_id: str, points: float, hidden: bool = False):
             from grader import profiles
 
             examples = profiles.HIDDEN_EXAMPLES if hidden else profiles.PUBLIC_EXAMPLES
-            test = settings(max_examples=examples, **profiles.GRADING)(test)
+            test = settings(max_examples=examples, **(profiles.HIDDEN_GRADING if hidden else profiles.GRADING))(test)
             test.hypothesis.inner_test = _remembering_the_first_failure(test.hypothesis.inner_test)
         return mark(test)
 

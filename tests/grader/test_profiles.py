@@ -82,3 +82,48 @@ def test_a_check_runs_its_own_body_again_after_being_recorded():
     _drawn_outside_profiles("grader.checks.ch4_backprop", "check_linear_backward_larger_layers")
     body = module.check_linear_backward_larger_layers.hypothesis.inner_test
     assert body.__name__ == "check_linear_backward_larger_layers"
+
+
+def _runs_when_larger_inputs_fail(module: str, name: str) -> int:
+    """How many times a ch4 linear-layer check's body runs when it fails on every input x
+    of 4 entries or more: once per example until the first failure, then once per
+    shrinking attempt, then once more to report the example it settled on."""
+    runs = []
+
+    def failing(case, **fixtures):
+        runs.append(1)
+        if case[0].numel() >= 4:
+            raise AssertionError("wrong on larger inputs")
+
+    check = getattr(importlib.reload(importlib.import_module(module)), name)
+    with _recording(check, failing):
+        hypothesis.seed(0)(check)
+        with pytest.raises(AssertionError, match="wrong on larger inputs"):
+            check(student=None, ref=None)
+    return len(runs)
+
+
+def test_a_hidden_check_reports_its_first_failing_example_and_a_public_one_shrinks_it():
+    # a hidden check shows no input, so shrinking its example would only cost time: it
+    # stops at the first failure (and runs it once more to report it); its points come
+    # from that example either way (`grader.checks.first_failure`). A public check shows
+    # the input, so it shrinks it to the smallest it can find.
+    hidden = _runs_when_larger_inputs_fail("grader.checks.ch4_backprop", "check_linear_backward_larger_layers")
+    public = _runs_when_larger_inputs_fail("grader.checks.ch4_backprop", "check_linear_backward_matches_autograd")
+    first = _runs_until_the_first_failure("grader.checks.ch4_backprop", "check_linear_backward_larger_layers")
+    assert hidden == first + 1, (hidden, first)
+    assert public > _runs_until_the_first_failure("grader.checks.ch4_backprop", "check_linear_backward_matches_autograd") + 1
+
+
+def _runs_until_the_first_failure(module: str, name: str) -> int:
+    """The number of the first example on which `_runs_when_larger_inputs_fail` fails."""
+    runs = []
+
+    def recorder(case, **fixtures):
+        runs.append(case[0].numel() >= 4)
+
+    check = getattr(importlib.reload(importlib.import_module(module)), name)
+    with _recording(check, recorder):
+        hypothesis.seed(0)(check)
+        check(student=None, ref=None)
+    return runs.index(True) + 1
