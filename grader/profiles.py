@@ -43,8 +43,8 @@ HIDDEN_GRADING = dict(GRADING, phases=(Phase.explicit, Phase.reuse, Phase.genera
 """A hidden check's settings: the same, without shrinking. Its message shows neither the
 input nor the expected value, and its points come from the first failing example anyway
 (`grader.checks.first_failure`), so shrinking would only cost time (a quarter of `grade
-all` of a submission wrong in 80 exercises: 54 s without, 41 s with; the same points on
-every check)."""
+all` of a submission wrong in 80 exercises: 54 s with hidden checks shrinking, 41 s
+without; the same points on every check)."""
 
 for _profile, _extra in PROFILES.items():
     settings.register_profile(f"dlcourse-{_profile}", **GRADING, **_extra)
