@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import os
 import select
 import struct
@@ -35,6 +36,18 @@ def _dtypes() -> tuple[dict, dict]:
 
     by_name = {name: getattr(torch, name) for name in DTYPE_LIST}
     return by_name, {v: k for k, v in by_name.items()}
+
+
+@lru_cache(maxsize=1)
+def _numpy_dtypes() -> dict:
+    """{name: numpy dtype a buffer of that torch dtype is read as} (bool as uint8)."""
+    import numpy as np
+    import torch
+
+    return {name: np.dtype(np.uint8 if dtype == torch.bool else torch.empty((), dtype=dtype).numpy().dtype)
+            for name, dtype in _dtypes()[0].items()}
+
+
 MAX_DEPTH = 32
 """Containers nest at most this deep."""
 MAX_SCALARS = 2_000_000
@@ -154,7 +167,7 @@ def _decode(header: bytes, buffers: list[bytes]) -> Decoded:
     import numpy as np
     import torch
 
-    dtypes = _dtypes()[0]
+    dtypes, np_dtypes = _dtypes()[0], _numpy_dtypes()
     if len(header) > MAX_HEADER:
         raise WireError(f"header larger than {MAX_HEADER} bytes")
     # every value but the first follows a comma or a colon: an upper bound, checked in C
@@ -213,11 +226,9 @@ def _decode(header: bytes, buffers: list[bytes]) -> Decoded:
             raise WireError(f"dtype {name!r} not allowed")
         if not isinstance(shape, list) or len(shape) > 16 or not all(type(s) is int and 0 <= s < 2**40 for s in shape):
             raise WireError("bad shape")
-        dtype = dtypes[name]
-        np_dtype = np.uint8 if dtype == torch.bool else torch.empty((), dtype=dtype).numpy().dtype
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        dtype, np_dtype = dtypes[name], np_dtypes[name]
         buf = buffers[index]
-        if count * np.dtype(np_dtype).itemsize != len(buf):
+        if math.prod(shape) * np_dtype.itemsize != len(buf):  # Python ints: no overflow
             raise WireError("buffer size does not match shape")
         array = np.frombuffer(buf, dtype=np_dtype).reshape(shape).copy()
         out = torch.from_numpy(array)

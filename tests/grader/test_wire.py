@@ -51,6 +51,8 @@ def test_nesting_and_string_caps():
         (b"\xff\xfe\x00", []),
         (b'{"$tensor": 0, "dtype": "float32", "shape": [1000000000000]}', [b"1234"]),
         (b'{"$tensor": 0, "dtype": "float32", "shape": [2]}', [b"123"]),
+        # 2**78 elements: 0 in 64-bit arithmetic, which an empty buffer would match
+        (b'{"$tensor": 0, "dtype": "float32", "shape": [549755813888, 549755813888]}', [b""]),
         (b'{"$tensor": true, "dtype": "float32", "shape": [1]}', [b"1234"]),
         (b'{"$tensor": 0, "dtype": "complex64", "shape": [1]}', [b"12345678"]),
         (b'{"$float": "1e400"}', []),
